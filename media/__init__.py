@@ -1,0 +1,1 @@
+"""The media library (SPEC A1): uploads, checks, variants, serving."""

@@ -1,0 +1,138 @@
+"""What a screen's browser talks to: the player page, pairing, its state, its live events.
+
+A screen authenticates with its own key (header `X-Screen-Key`, or `?key=` where
+a browser cannot set headers, as for EventSource). The key is made when the
+player first asks for a pairing code; claiming the code activates it.
+
+Catch-up is state-based: the event stream starts with the version the server
+holds, and every event only says "something newer exists"; the player then asks
+for its state. So an update published while a screen was away is never lost.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from player.models import Screen
+from playlists.layouts import render_content
+from playlists.models import Layout, LayoutVersion
+from signage.auth import PUBLIC, hash_token, route
+from signage.db import utcnow
+from signage.errors import Invalid, Unauthorized
+from signage.i18n import gettext as _
+from signage.templating import render
+
+PING_SECONDS = 15
+
+
+def screen_key(request: Request) -> str:
+    return request.headers.get("x-screen-key") or request.query_params.get("key") or ""
+
+
+async def current_screen(request: Request) -> Screen:
+    key = screen_key(request)
+    if not key:
+        raise Unauthorized(_("This screen has no key."))
+    async with request.app.state.db.session() as s:
+        screen = await s.scalar(select(Screen).where(Screen.key_hash == hash_token(key)))
+    if screen is None:
+        raise Unauthorized(_("This screen is not known; pair it again."))
+    return screen
+
+
+async def player_page(request: Request) -> Response:
+    return render(request, "player/player.html")
+
+
+async def pair(request: Request) -> Response:
+    """A new screen: its key (kept by the player) and a pairing code to claim it with."""
+    key = secrets.token_urlsafe(32)
+    for _attempt in range(10):
+        code = f"{secrets.randbelow(10**6):06d}"
+        try:
+            async with request.app.state.db.begin() as s:
+                s.add(Screen(key_hash=hash_token(key), pairing_code=code, address=client_address(request)))
+            return JSONResponse({"key": key, "code": code}, status_code=201)
+        except IntegrityError:
+            continue
+    raise Invalid(_("Could not make a pairing code; try again."))
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def screen_state(request: Request, screen: Screen) -> dict:
+    state: dict = {
+        "screen": {"id": screen.id, "name": screen.name, "claimed": screen.claimed},
+        "code": None if screen.claimed else screen.pairing_code,
+        "layout": None,
+    }
+    if not screen.claimed or screen.layout_id is None:
+        return state
+    db = request.app.state.db
+    async with db.session() as s:
+        row = (
+            await s.execute(
+                select(LayoutVersion)
+                .join(Layout, Layout.id == LayoutVersion.layout_id)
+                .where(Layout.id == screen.layout_id, LayoutVersion.version == Layout.published_version)
+            )
+        ).scalar_one_or_none()
+    if row is not None:
+        content = await render_content(db, row.content)
+        state["layout"] = {"id": row.layout_id, "version": row.version, **content}
+    return state
+
+
+async def state(request: Request) -> Response:
+    screen = await current_screen(request)
+    return JSONResponse(await screen_state(request, screen), headers={"Cache-Control": "no-store"})
+
+
+async def ack(request: Request) -> Response:
+    """The player applied a version (and is alive): recorded for the fleet view."""
+    screen = await current_screen(request)
+    try:
+        body = await request.json()
+        version = int(body.get("version", 0))
+    except (ValueError, TypeError, AttributeError):
+        raise Invalid(_("Send JSON with a whole-number version.")) from None
+    async with request.app.state.db.begin() as s:
+        row = await s.get(Screen, screen.id)
+        row.applied_version, row.last_seen, row.address = version, utcnow(), client_address(request)
+    await request.app.state.bus.notify("screens", {"type": "ack", "screen_id": screen.id, "version": version})
+    return JSONResponse({"ok": True})
+
+
+async def events(request: Request) -> Response:
+    screen = await current_screen(request)
+    bus = request.app.state.bus
+
+    async def stream():
+        async with bus.subscribe(f"screen:{screen.id}") as sub:
+            yield {"event": "hello", "data": "{}"}
+            async for _channel, data in sub:
+                if data.get("type") == "revoked":
+                    yield {"event": "revoked", "data": "{}"}
+                    return
+                yield {"event": "changed", "data": "{}"}
+
+    return EventSourceResponse(
+        stream(), ping=PING_SECONDS, send_timeout=30, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"}
+    )
+
+
+routes = [
+    route("/player", player_page, allow=PUBLIC),
+    route("/player/api/pair", pair, methods=["POST"], allow=PUBLIC, csrf=False),
+    route("/player/api/state", state, allow=PUBLIC),
+    route("/player/api/ack", ack, methods=["POST"], allow=PUBLIC, csrf=False),
+    route("/player/api/events", events, allow=PUBLIC),
+]

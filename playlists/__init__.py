@@ -1,0 +1,1 @@
+"""What plays: layouts (screens made of regions), playlists, schedules, publishing (SPEC A3–A6)."""

@@ -1,0 +1,137 @@
+"""The application: settings, database and event bus made in the lifespan; every
+folder's `routes` mounted; one error handler; sessions, language and body limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from signage import accounts, audit, errors, health, i18n
+from signage.db import Database
+from signage.events import EventBus
+from signage.settings import Settings
+
+log = logging.getLogger("signage")
+
+
+class LocaleMiddleware:
+    """Sets the request's language (cookie, else Accept-Language) and the site's time zone.
+
+    The signed-in user's own choice is applied by `signage.auth` once the user is known.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"), "lang")
+            accept = headers.get(b"accept-language", b"").decode("latin-1")
+            scope["signage.lang_cookie"] = cookie
+            i18n.current_locale.set(i18n.pick_locale(cookie, None, accept, self.settings.default_locale))
+            i18n.site_timezone.set(self.settings.timezone)
+        await self.app(scope, receive, send)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _sep, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return await self._refuse(scope, receive, send)
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise errors.TooLarge(_too_large(self.max_bytes))
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.requests import Request
+
+        response = errors.render_error(Request(scope, receive), 413, "too_large", _too_large(self.max_bytes))
+        await response(scope, receive, send)
+
+
+def _too_large(max_bytes: int) -> str:
+    return i18n.gettext("The upload is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
+
+
+def all_routes() -> list:
+    import media.library
+    import player.routes
+    import player.screens
+    import playlists.layouts
+
+    static = StaticFiles(packages=[("signage", "static"), ("widgets", "static"), ("player", "static")])
+    return [
+        *accounts.routes,
+        *health.routes,
+        *audit.routes,
+        *media.library.routes,
+        *playlists.layouts.routes,
+        *player.screens.routes,
+        *player.routes.routes,
+        Mount("/static", static, name="static"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
+        app.state.db = Database(settings.db_url)
+        app.state.bus = EventBus.for_url(settings.redis_url)
+        await app.state.bus.start()
+        try:
+            yield
+        finally:
+            await app.state.bus.stop()
+            await app.state.db.close()
+
+    middleware = [
+        Middleware(BodyLimit, max_bytes=settings.max_upload_bytes),
+        Middleware(LocaleMiddleware, settings=settings),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="signage_session",
+            max_age=14 * 24 * 3600,
+            same_site="lax",
+            https_only=settings.secure_cookies,
+        ),
+    ]
+    app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=errors.handlers, lifespan=lifespan)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,152 @@
+"""Who is asking, and may they: passwords, sessions, API tokens, roles, CSRF.
+
+Every route is made with `route(path, endpoint, allow=...)`: `allow` is PUBLIC,
+SIGNED_IN, or a tuple of roles (admin may always). The wrapper finds the user
+(Bearer token, else session cookie), checks the role, and checks the CSRF token
+of every unsafe request that rides on the session cookie (form field
+`csrf_token` or header `X-CSRF-Token`). Bearer requests carry no cookie, so
+they need no CSRF token. Routes that authenticate otherwise (screens with their
+own key) say `csrf=False`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Awaitable, Callable, Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from signage.errors import Forbidden, Unauthorized
+from signage.i18n import LOCALES, current_locale
+from signage.i18n import gettext as _
+from signage.models import ApiToken, User
+from signage.settings import ROLES
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str = "sgn") -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def user_from_token(request: Request, token: str) -> User | None:
+    db = request.app.state.db
+    async with db.session() as s:
+        row = (
+            await s.execute(
+                select(User, ApiToken.id)
+                .join(ApiToken, ApiToken.user_id == User.id)
+                .where(ApiToken.token_hash == hash_token(token))
+            )
+        ).first()
+    if row is None or not row[0].is_active:
+        return None
+    return row[0]
+
+
+async def user_from_session(request: Request) -> User | None:
+    user_id = request.session.get("user_id")
+    if not user_id:
+        return None
+    async with request.app.state.db.session() as s:
+        user = await s.get(User, user_id)
+    if user is None or not user.is_active:
+        request.session.clear()
+        return None
+    return user
+
+
+async def authenticate(request: Request) -> None:
+    """Set `request.state.user` and `request.state.via` ("token", "session" or None)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = await user_from_token(request, header[7:].strip())
+        if user is None:
+            raise Unauthorized(_("The API token is not valid."))
+        request.state.user, request.state.via = user, "token"
+        return
+    user = await user_from_session(request)
+    request.state.user, request.state.via = user, ("session" if user else None)
+
+
+async def check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        given = form.get("csrf_token")
+    if not expected or not isinstance(given, str) or not secrets.compare_digest(expected, given):
+        raise Forbidden(_("The form has expired. Reload the page and try again."))
+
+
+def allowed(user: User | None, allow: str | tuple[str, ...]) -> bool:
+    if allow == PUBLIC:
+        return True
+    if user is None:
+        return False
+    return allow == SIGNED_IN or user.role == "admin" or user.role in allow
+
+
+def route(
+    path: str,
+    endpoint: Callable[[Request], Awaitable[Response]],
+    methods: Iterable[str] = ("GET",),
+    allow: str | tuple[str, ...] = SIGNED_IN,
+    csrf: bool = True,
+    name: str | None = None,
+) -> Route:
+    if isinstance(allow, tuple):
+        unknown = set(allow) - set(ROLES)
+        assert not unknown, f"unknown roles {unknown} on {path}"
+
+    async def guarded(request: Request) -> Response:
+        await authenticate(request)
+        user = request.state.user
+        if user is not None and user.locale in LOCALES and not request.scope.get("signage.lang_cookie"):
+            current_locale.set(user.locale)
+        if not allowed(user, allow):
+            if user is None:
+                raise Unauthorized(_("Please sign in."))
+            raise Forbidden(_("Your role may not do this."))
+        if csrf and request.method not in SAFE_METHODS and request.state.via != "token":
+            await check_csrf(request)
+        return await endpoint(request)
+
+    r = Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
+    r.allow = allow  # type: ignore[attr-defined]  # read by tests/test_roles.py
+    return r
+

@@ -1,0 +1,112 @@
+"""The `signage` command.
+
+    signage serve [--host H] [--port P]      run the server (the default command)
+    signage db upgrade                        create or migrate the database (Alembic)
+    signage user create --email E --password P --role R
+    signage token create --email E            print a new API token for that user
+    signage demo                              add demo users, an image and a layout
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from signage.settings import ROLES, Settings
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Signage server with meeting-room booking."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="processes (need PostgreSQL and Redis)")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the server."""
+    import uvicorn
+
+    uvicorn.run(
+        "signage.app:create_app", factory=True, host=host, port=port, workers=workers,
+        proxy_headers=True, log_level="info", timeout_graceful_shutdown=5,
+    )
+
+
+@main.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Create the tables, or migrate them to the newest version."""
+    from signage.migrate import upgrade as do_upgrade
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    do_upgrade(settings.db_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", default="")
+def user_create(email: str, password: str, role: str, name: str) -> None:
+    """Create a user (or reset an existing one's password and role)."""
+    from signage import users
+
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    user_id, created = run(users.create_or_update(Settings.from_env(), email, password, role, name))
+    click.echo(f"{'created' if created else 'updated'} user {user_id} <{email.lower()}> as {role}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="cli")
+def token_create(email: str, name: str) -> None:
+    """Print a new API token for the user with this email."""
+    from signage import users
+
+    value = run(users.create_token(Settings.from_env(), email, name))
+    if value is None:
+        click.echo(f"no user with email {email}", err=True)
+        sys.exit(1)
+    click.echo(value)
+
+
+@main.command()
+def demo() -> None:
+    """Add demo data (idempotent) and print how to sign in."""
+    from signage import demo as demo_data
+
+    password = run(demo_data.load(Settings.from_env()))
+    click.echo("")
+    click.echo("  Sign in at http://127.0.0.1:8000/login")
+    click.echo(f"  admin:  admin@example.com / {password}")
+    click.echo(f"  others: editor@, roomadmin@, service@, member@example.com / {password}")
+    click.echo("  A screen: open http://127.0.0.1:8000/player in another window")
+    click.echo("")

@@ -1,0 +1,129 @@
+"""The database: SQLAlchemy 2 (async) on SQLite (default, WAL mode) or PostgreSQL.
+
+The engine is made in the app's lifespan (`Database.open`), never at import.
+Handlers use `async with db.session() as s:`; writes use `db.begin()`, which on
+SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so that a check and
+the write that follows it cannot interleave with another writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import AsyncIterator
+
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def all_models() -> None:
+    """Import every module that defines tables, so `Base.metadata` is complete."""
+    import media.models  # noqa: F401
+    import player.models  # noqa: F401
+    import playlists.models  # noqa: F401
+    import signage.models  # noqa: F401
+
+
+def make_engine(url: str, **kwargs) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            # aiosqlite: let SQLAlchemy control transactions (see "Serializable isolation /
+            # Savepoints / Transactional DDL" in the SQLAlchemy SQLite docs).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn):
+            mode = conn.get_execution_options().get("sqlite_begin", "")
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    def __init__(self, url: str):
+        self.url = url
+        self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self.engine = make_engine(url)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.backend == "sqlite" else self.engine
+        )
+        self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
+
+    def session(self) -> AsyncSession:
+        """A session for reads (and simple writes); commit it yourself."""
+        return self._sessions()
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction, committed on success, rolled back on any error."""
+        async with self._write_sessions() as s:
+            async with s.begin():
+                yield s
+
+    async def check(self) -> dict:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return {"ok": True, "backend": self.backend}
+        except Exception as exc:  # reported by /healthz, never raised
+            return {"ok": False, "backend": self.backend, "error": type(exc).__name__}
+
+    async def create_all(self) -> None:
+        """Create every table directly (tests); the product uses `signage db upgrade`."""
+        all_models()
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,117 @@
+"""The errors the app answers with, and the one handler that renders them.
+
+    AppError (500)
+     ├── Invalid (400)        bad input: malformed JSON, wrong types, failed validation
+     ├── Unauthorized (401)   no valid login or token
+     ├── Forbidden (403)      logged in, but the role may not do this; bad CSRF token
+     ├── NotFound (404)       unknown id or path
+     ├── Conflict (409)       the change clashes with the stored state
+     └── TooLarge (413)       request body over the limit
+
+Under `/api/` (and for screens' `/player/api/`) the answer is JSON
+`{"error": "invalid", "detail": ...}`; elsewhere the `error.html` page.
+`message` is already translated text for the person who sent the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+log = logging.getLogger("signage")
+
+
+class AppError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str = "", detail: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class Invalid(AppError):
+    status = 400
+    code = "invalid"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(AppError):
+    status = 413
+    code = "too_large"
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return "/api/" in path or path.startswith("/healthz") or path.startswith("/events")
+
+
+def render_error(request: Request, status: int, code: str, message: str, detail: Any = None) -> Response:
+    if wants_json(request):
+        body = {"error": code, "message": message, "detail": detail}
+        return JSONResponse(body, status_code=status)
+    if status == 401:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    from signage.templating import render
+
+    return render(
+        request,
+        "error.html",
+        {"status": status, "code": code, "message": message, "detail": detail},
+        status_code=status,
+    )
+
+
+async def handle_app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return render_error(request, exc.status, exc.code, exc.message or exc.code, exc.detail)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    from signage.i18n import gettext as _
+
+    codes = {404: ("not_found", _("Not found")), 405: ("method_not_allowed", _("Method not allowed"))}
+    code, message = codes.get(exc.status_code, ("error", str(exc.detail)))
+    response = render_error(request, exc.status_code, code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    from signage.i18n import gettext as _
+
+    return render_error(request, 500, "internal", _("Something went wrong on our side."))
+
+
+handlers = {
+    AppError: handle_app_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,58 @@
+"""Jinja2 templates of every folder, with gettext, the user, CSRF and time helpers.
+
+`render(request, "page.html", ctx)` renders a page; `render(..., block="name")`
+renders one named block of it alone (the htmx fragment of that page).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from signage import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("signage", "media", "widgets", "playlists", "player", "booking_api")
+
+env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader([str(ROOT / f / "templates") for f in FOLDERS]),
+    autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+env.filters["datetime"] = i18n.format_datetime
+env.filters["date"] = i18n.format_date
+env.globals["LOCALE_NAMES"] = i18n.LOCALE_NAMES
+env.globals["HTMX"] = "/static/vendor/htmx-2.0.11.min.js"
+
+
+def context(request: Request, extra: dict) -> dict:
+    user = getattr(request.state, "user", None)
+    return {
+        "request": request,
+        "user": user,
+        "locale": i18n.current_locale.get(),
+        "csrf_token": request.session.get("csrf", "") if "session" in request.scope else "",
+        **extra,
+    }
+
+
+def render(
+    request: Request, name: str, extra: dict | None = None, status_code: int = 200, block: str | None = None
+) -> HTMLResponse:
+    template = env.get_template(name)
+    ctx = context(request, extra or {})
+    if block:
+        html = "".join(template.blocks[block](template.new_context(ctx)))
+    else:
+        html = template.render(ctx)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def render_string(name: str, ctx: dict) -> str:
+    return env.get_template(name).render(ctx)

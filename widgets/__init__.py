@@ -1,0 +1,17 @@
+"""The widget registry (SPEC A2). One widget type, one module: its option schema,
+the data it needs, and its template `widgets/templates/widgets/<type>.html`.
+
+    validate("clock", {"timezone": "Europe/Paris"})  → {"timezone": "Europe/Paris", "hour12": False, ...}
+    await render("clock", options, db)             → "<div class=\"w-clock\" ...>"
+
+The same `render` serves the editor preview and the player.
+"""
+
+from __future__ import annotations
+
+from widgets import clock, image
+from widgets.base import Widget, form_fields, render, validate
+
+REGISTRY: dict[str, Widget] = {w.type: w for w in (clock.widget, image.widget)}
+
+__all__ = ["REGISTRY", "Widget", "form_fields", "render", "validate"]

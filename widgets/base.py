@@ -1,0 +1,97 @@
+"""What every widget type is made of, and the helpers that work on any of them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from signage.errors import Invalid
+from signage.i18n import gettext as _
+from signage.templating import render_string
+
+DataLoader = Callable[[BaseModel, Any], Awaitable[dict]]
+
+
+async def no_data(options: BaseModel, db: Any) -> dict:
+    return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Widget:
+    type: str
+    label: str  # English; translated where shown
+    options: type[BaseModel]
+    data: DataLoader = no_data
+
+    @property
+    def template(self) -> str:
+        return f"widgets/{self.type}.html"
+
+
+def registry() -> dict[str, Widget]:
+    from widgets import REGISTRY
+
+    return REGISTRY
+
+
+def get(widget_type: str) -> Widget:
+    try:
+        return registry()[widget_type]
+    except (KeyError, TypeError):
+        raise Invalid(_("Unknown widget type: %(type)s", type=str(widget_type)[:40]), {"field": "widget"}) from None
+
+
+def validate(widget_type: str, options: Any) -> dict:
+    """Options checked against the type's schema, defaults filled; Invalid with field errors."""
+    widget = get(widget_type)
+    if not isinstance(options, dict):
+        raise Invalid(_("Widget options must be an object."), {"field": "options"})
+    try:
+        return widget.options.model_validate(options).model_dump(mode="json")
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "options", "message": e["msg"]} for e in exc.errors()
+        ]
+        raise Invalid(_("The widget options are not valid."), errors) from None
+
+
+async def render(widget_type: str, options: dict, db: Any) -> str:
+    widget = get(widget_type)
+    opts = widget.options.model_validate(options)
+    from signage.i18n import current_locale
+
+    ctx = {"o": opts, "locale": current_locale.get(), **(await widget.data(opts, db))}
+    return render_string(widget.template, ctx)
+
+
+def form_fields(widget_type: str, options: dict) -> list[dict]:
+    """The fields of a type's option form, read from its schema.
+
+    Each: {"name", "label", "kind": text|number|checkbox|select|media, "value", "choices"}.
+    """
+    widget = get(widget_type)
+    fields = []
+    for name, info in widget.options.model_fields.items():
+        extra = info.json_schema_extra or {}
+        kind, choices = "text", []
+        annotation = info.annotation
+        if extra.get("kind"):
+            kind = extra["kind"]
+        elif annotation is bool:
+            kind = "checkbox"
+        elif annotation is int:
+            kind = "number"
+        elif getattr(annotation, "__origin__", None) is not None and str(annotation).startswith("typing.Literal"):
+            kind, choices = "select", list(annotation.__args__)
+        fields.append(
+            {
+                "name": name,
+                "label": info.title or name,
+                "kind": kind,
+                "value": options.get(name, info.default),
+                "choices": choices,
+            }
+        )
+    return fields

@@ -1,0 +1,36 @@
+"""Clock: time zone, 12/24 h, optional date; ticks in the browser every second."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, Field, field_validator
+
+from signage import i18n
+from widgets.base import Widget
+
+
+@lru_cache(maxsize=1)
+def zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class ClockOptions(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    timezone: str = Field(default_factory=lambda: i18n.site_timezone.get(), title="Time zone", max_length=64)
+    hour12: bool = Field(False, title="12-hour clock")
+    show_date: bool = Field(True, title="Show the date")
+    style: Literal["digital", "analog"] = Field("digital", title="Style")
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str) -> str:
+        if value not in zones():
+            raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+
+widget = Widget(type="clock", label="Clock", options=ClockOptions)

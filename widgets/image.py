@@ -1,0 +1,29 @@
+"""Image: one picture from the media library, contained or filling its region."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from widgets.base import Widget
+
+
+class ImageOptions(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    media_id: int | None = Field(None, title="Image", json_schema_extra={"kind": "media"})
+    fit: Literal["contain", "cover"] = Field("contain", title="Fit")
+
+
+async def image_data(options: ImageOptions, db: Any) -> dict:
+    from media.models import Media
+
+    if options.media_id is None or db is None:
+        return {"media": None}
+    async with db.session() as s:
+        media = await s.get(Media, options.media_id)
+    return {"media": media}
+
+
+widget = Widget(type="image", label="Image", options=ImageOptions, data=image_data)
