@@ -1,8 +1,8 @@
 """What a screen's browser talks to: the player page, pairing, its state, its live events.
 
-A screen authenticates with its own key (header `X-Screen-Key`, or `?key=` where
-a browser cannot set headers, as for EventSource). The key is made when the
-player first asks for a pairing code; claiming the code activates it.
+A screen authenticates with its own key (`signage.auth.authenticate_screen`).
+The key is made when the player first asks for a pairing code; claiming the
+code activates it.
 
 Catch-up is state-based: the event stream starts with the version the server
 holds, and every event only says "something newer exists"; the player then asks
@@ -22,28 +22,13 @@ from starlette.responses import JSONResponse, Response
 from player.models import Screen
 from playlists.layouts import render_content
 from playlists.models import Layout, LayoutVersion
-from signage.auth import PUBLIC, hash_token, route
+from signage.auth import PUBLIC, SCREEN, hash_token, route
 from signage.db import utcnow
-from signage.errors import Invalid, Unauthorized
+from signage.errors import Invalid
 from signage.i18n import gettext as _
 from signage.templating import render
 
 PING_SECONDS = 15
-
-
-def screen_key(request: Request) -> str:
-    return request.headers.get("x-screen-key") or request.query_params.get("key") or ""
-
-
-async def current_screen(request: Request) -> Screen:
-    key = screen_key(request)
-    if not key:
-        raise Unauthorized(_("This screen has no key."))
-    async with request.app.state.db.session() as s:
-        screen = await s.scalar(select(Screen).where(Screen.key_hash == hash_token(key)))
-    if screen is None:
-        raise Unauthorized(_("This screen is not known; pair it again."))
-    return screen
 
 
 async def player_page(request: Request) -> Response:
@@ -92,13 +77,13 @@ async def screen_state(request: Request, screen: Screen) -> dict:
 
 
 async def state(request: Request) -> Response:
-    screen = await current_screen(request)
+    screen = request.state.screen
     return JSONResponse(await screen_state(request, screen), headers={"Cache-Control": "no-store"})
 
 
 async def ack(request: Request) -> Response:
     """The player applied a version (and is alive): recorded for the fleet view."""
-    screen = await current_screen(request)
+    screen = request.state.screen
     try:
         body = await request.json()
         version = int(body.get("version", 0))
@@ -112,7 +97,7 @@ async def ack(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
-    screen = await current_screen(request)
+    screen = request.state.screen
     bus = request.app.state.bus
 
     async def stream():
@@ -132,7 +117,7 @@ async def events(request: Request) -> Response:
 routes = [
     route("/player", player_page, allow=PUBLIC),
     route("/player/api/pair", pair, methods=["POST"], allow=PUBLIC, csrf=False),
-    route("/player/api/state", state, allow=PUBLIC),
-    route("/player/api/ack", ack, methods=["POST"], allow=PUBLIC, csrf=False),
-    route("/player/api/events", events, allow=PUBLIC),
+    route("/player/api/state", state, allow=SCREEN),
+    route("/player/api/ack", ack, methods=["POST"], allow=SCREEN),
+    route("/player/api/events", events, allow=SCREEN),
 ]

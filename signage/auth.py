@@ -1,12 +1,12 @@
 """Who is asking, and may they: passwords, sessions, API tokens, roles, CSRF.
 
 Every route is made with `route(path, endpoint, allow=...)`: `allow` is PUBLIC,
-SIGNED_IN, or a tuple of roles (admin may always). The wrapper finds the user
+SIGNED_IN, SCREEN (a player with its key), or a tuple of roles (admin may always). The wrapper finds the user
 (Bearer token, else session cookie), checks the role, and checks the CSRF token
 of every unsafe request that rides on the session cookie (form field
 `csrf_token` or header `X-CSRF-Token`). Bearer requests carry no cookie, so
 they need no CSRF token. Routes that authenticate otherwise (screens with their
-own key) say `csrf=False`.
+own key, or before any session exists) say `csrf=False`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from signage.settings import ROLES
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
+SCREEN = "screen"  # a paired player, by its own key; no user, no cookie, no CSRF
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 _hasher = PasswordHasher()
@@ -101,6 +102,21 @@ async def authenticate(request: Request) -> None:
     request.state.user, request.state.via = user, ("session" if user else None)
 
 
+async def authenticate_screen(request: Request):
+    """The screen whose key the request carries (header `X-Screen-Key`, or `?key=`
+    where a browser cannot set headers, as for EventSource)."""
+    from player.models import Screen
+
+    key = request.headers.get("x-screen-key") or request.query_params.get("key") or ""
+    if not key:
+        raise Unauthorized(_("This screen has no key."))
+    async with request.app.state.db.session() as s:
+        screen = await s.scalar(select(Screen).where(Screen.key_hash == hash_token(key)))
+    if screen is None:
+        raise Unauthorized(_("This screen is not known; pair it again."))
+    return screen
+
+
 async def check_csrf(request: Request) -> None:
     expected = request.session.get("csrf")
     given = request.headers.get("x-csrf-token")
@@ -133,7 +149,14 @@ def route(
         unknown = set(allow) - set(ROLES)
         assert not unknown, f"unknown roles {unknown} on {path}"
 
+    if allow == SCREEN:
+        csrf = False
+
     async def guarded(request: Request) -> Response:
+        if allow == SCREEN:
+            request.state.screen = await authenticate_screen(request)
+            request.state.user = request.state.via = None
+            return await endpoint(request)
         await authenticate(request)
         user = request.state.user
         if user is not None and user.locale in LOCALES and not request.scope.get("signage.lang_cookie"):

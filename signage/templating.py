@@ -32,12 +32,14 @@ env.globals["HTMX"] = "/static/vendor/htmx-2.0.11.min.js"
 
 
 def context(request: Request, extra: dict) -> dict:
+    from signage.auth import csrf_token
+
     user = getattr(request.state, "user", None)
     return {
         "request": request,
         "user": user,
         "locale": i18n.current_locale.get(),
-        "csrf_token": request.session.get("csrf", "") if "session" in request.scope else "",
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
         **extra,
     }
 

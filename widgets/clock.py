@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, Field, field_validator
 
 from signage import i18n
+from signage.i18n import lazy
 from widgets.base import Widget
 
 
@@ -20,10 +21,10 @@ def zones() -> frozenset[str]:
 class ClockOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    timezone: str = Field(default_factory=lambda: i18n.site_timezone.get(), title="Time zone", max_length=64)
-    hour12: bool = Field(False, title="12-hour clock")
-    show_date: bool = Field(True, title="Show the date")
-    style: Literal["digital", "analog"] = Field("digital", title="Style")
+    timezone: str = Field(default_factory=lambda: i18n.site_timezone.get(), title=lazy("Time zone"), max_length=64)
+    hour12: bool = Field(False, title=lazy("12-hour clock"))
+    show_date: bool = Field(True, title=lazy("Show the date"))
+    style: Literal["digital", "analog"] = Field("digital", title=lazy("Style"))
 
     @field_validator("timezone")
     @classmethod
@@ -33,4 +34,4 @@ class ClockOptions(BaseModel):
         return value
 
 
-widget = Widget(type="clock", label="Clock", options=ClockOptions)
+widget = Widget(type="clock", label=lazy("Clock"), options=ClockOptions)

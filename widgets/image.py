@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from signage.i18n import lazy
 from widgets.base import Widget
 
 
 class ImageOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    media_id: int | None = Field(None, title="Image", json_schema_extra={"kind": "media"})
-    fit: Literal["contain", "cover"] = Field("contain", title="Fit")
+    media_id: int | None = Field(None, title=lazy("Image"), json_schema_extra={"kind": "media"})
+    fit: Literal["contain", "cover"] = Field("contain", title=lazy("Fit"))
 
 
 async def image_data(options: ImageOptions, db: Any) -> dict:
@@ -26,4 +27,4 @@ async def image_data(options: ImageOptions, db: Any) -> dict:
     return {"media": media}
 
 
-widget = Widget(type="image", label="Image", options=ImageOptions, data=image_data)
+widget = Widget(type="image", label=lazy("Image"), options=ImageOptions, data=image_data)
