@@ -121,8 +121,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.db.close()
 
     middleware = [
-        Middleware(BodyLimit, max_bytes=settings.max_upload_bytes),
         Middleware(LocaleMiddleware, settings=settings),
+        Middleware(BodyLimit, max_bytes=settings.max_upload_bytes),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale, dates
+from babel import dates, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -65,7 +65,7 @@ def negotiate(accept_language: str, default: str) -> str:
         tag = part.split(";")[0].strip().replace("-", "_")
         if tag and tag != "*":
             wanted.append(tag)
-    return Locale.negotiate(wanted, LOCALES, sep="_", aliases={"zh": "zh_CN", "en": "en"}) or default
+    return negotiate_locale(wanted, LOCALES, sep="_", aliases={"zh": "zh_CN", "en": "en"}) or default
 
 
 def pick_locale(cookie: str | None, user_locale: str | None, accept_language: str, default: str) -> str:
