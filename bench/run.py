@@ -393,15 +393,18 @@ async def bench_sse(args, ours: Server, token: str, report: dict) -> None:
         raise RuntimeError("SSE client process sent no results")
 
     # the first `changed` at or after publish k (and before publish k+1) belongs to publish k
-    lat: list[float] = []
+    rounds: list[list[float]] = [[] for _ in t0s]
     for times in result["times"]:
         seen = set()
         for t in times:
             k = bisect.bisect_right(t0s, t) - 1
             if k >= 0 and k not in seen:
                 seen.add(k)
-                lat.append((t - t0s[k]) * 1000)
-    lat.sort()
+                rounds[k].append((t - t0s[k]) * 1000)
+    for r in rounds:
+        r.sort()
+    sse["rounds"] = [{"n": len(r), "min_ms": r[0], "p50_ms": pct(r, 50), "max_ms": r[-1]} for r in rounds if r]
+    lat = sorted(x for r in rounds for x in r)
     sse.update(
         received=len(lat), expected=n * pubs, failures=result["failures"], extra_events=result["extra_events"],
         p50_ms=pct(lat, 50), p90_ms=pct(lat, 90), p99_ms=pct(lat, 99), max_ms=lat[-1] if lat else float("nan"),

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from signage.users import create_or_update
-from tests.conftest import PASSWORD, server_settings
+from conftest import PASSWORD, server_settings
 
 pytestmark = pytest.mark.browser
 

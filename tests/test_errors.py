@@ -1,0 +1,72 @@
+"""Bad input gets a clear 4xx with a message: JSON under /api/, a page elsewhere."""
+
+import pytest
+
+from conftest import api_token, login
+
+
+@pytest.fixture
+def api(client):
+    headers = api_token(client, "editor")
+    client.cookies.clear()
+    return client, headers
+
+
+def test_malformed_json(api):
+    client, headers = api
+    r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"},
+                    content=b'{"code": "12')
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == "invalid" and body["message"] == "The request body is not valid JSON."
+
+
+def test_json_that_is_not_an_object(api):
+    client, headers = api
+    r = client.post("/api/v1/screens/claim", headers=headers, json=["a"])
+    assert r.status_code == 400 and r.json()["message"] == "The request body must be a JSON object."
+
+
+def test_wrong_types_name_the_field(api):
+    client, headers = api
+    r = client.post("/api/v1/screens/claim", headers=headers, json={"code": 123456, "name": ["x"]})
+    assert r.status_code == 400
+    fields = {d["field"] for d in r.json()["detail"]}
+    assert fields == {"code", "name"}
+
+
+def test_unknown_ids(api):
+    client, headers = api
+    r = client.post("/api/v1/layouts/424242/publish", headers=headers)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = client.get("/api/v1/nothing-here", headers=headers)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_unknown_page_is_a_page(client):
+    login(client, "editor")
+    r = client.get("/layouts/424242")
+    assert r.status_code == 404 and "<html" in r.text and "No such layout." in r.text
+    r = client.get("/no/such/page")
+    assert r.status_code == 404 and "<html" in r.text
+
+
+def test_wrong_method(client):
+    r = client.delete("/healthz")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+
+
+def test_oversized_body_announced_or_streamed(make_client):
+    client = make_client(max_upload_mb=1)
+    headers = api_token(client, "editor")
+    big = b"x" * (1024 * 1024 + 10)
+    r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"}, content=big)
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+    def chunks():  # no Content-Length: counted as it streams
+        for _ in range(3):
+            yield b"x" * (512 * 1024)
+
+    r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"},
+                    content=chunks())
+    assert r.status_code == 413 and r.json()["error"] == "too_large"

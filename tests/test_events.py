@@ -1,0 +1,104 @@
+"""The event bus: in-process and Redis; two server processes share events through Redis."""
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import server_settings
+from signage.events import EventBus, EventsUnavailable, RedisEventBus
+from signage.users import create_or_update, create_token
+from test_player import read_events
+
+
+async def first(sub, timeout=2.0):
+    return await asyncio.wait_for(sub.__anext__(), timeout)
+
+
+def test_memory_bus_delivers_by_channel():
+    async def main():
+        bus = EventBus()
+        async with bus.subscribe("screen:1") as one, bus.subscribe("screen:2", "all") as two:
+            await bus.publish("screen:1", {"n": 1})
+            await bus.publish("all", {"n": 2})
+            assert await first(one) == ("screen:1", {"n": 1})
+            assert await first(two) == ("all", {"n": 2})
+            assert one.queue.empty()
+            assert (await bus.health())["subscribers"] == 2
+        assert bus.hub.channels == {}
+
+    asyncio.run(main())
+
+
+def test_slow_subscriber_loses_oldest_not_newest():
+    async def main():
+        bus = EventBus()
+        async with bus.subscribe("c") as sub:
+            for i in range(200):
+                await bus.publish("c", {"n": i})
+            assert sub.queue.qsize() == 64
+            assert (await first(sub))[1] == {"n": 200 - 64}
+
+    asyncio.run(main())
+
+
+def test_redis_bus_crosses_instances(redis_url):
+    async def main():
+        a, b = RedisEventBus(redis_url), RedisEventBus(redis_url)
+        await a.start()
+        await b.start()
+        try:
+            async with b.subscribe("screen:redis-test") as sub:
+                await a.publish("screen:redis-test", {"hello": "world"})
+                assert await first(sub) == ("screen:redis-test", {"hello": "world"})
+            assert (await a.health())["ok"] is True
+        finally:
+            await a.stop()
+            await b.stop()
+
+    asyncio.run(main())
+
+
+def test_redis_bus_down_raises_clear_error_and_notify_survives():
+    async def main():
+        bus = RedisEventBus("redis://127.0.0.1:1/0")
+        await bus.start()
+        try:
+            with pytest.raises(EventsUnavailable):
+                await bus.publish("x", {})
+            assert await bus.notify("x", {"type": "t"}) is False
+            assert (await bus.health())["ok"] is False
+        finally:
+            await bus.stop()
+
+    asyncio.run(main())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # several processes: PostgreSQL
+def test_event_through_one_process_reaches_sse_client_of_the_other(backend, redis_url, make_server):
+    one = make_server(SIGNAGE_REDIS_URL=redis_url)
+    two = make_server(SIGNAGE_REDIS_URL=redis_url)
+    screen = httpx.post(f"{two.url}/player/api/pair").json()
+    found, stop = [], threading.Event()
+    threading.Thread(target=read_events, daemon=True,
+                     args=(f"{two.url}/player/api/events?key={screen['key']}", found, stop)).start()
+    deadline = time.monotonic() + 5
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert found and found[0][0] == "hello"
+    settings = server_settings(one)
+    asyncio.run(create_or_update(settings, "ed@example.com", "long enough", "editor"))
+    token = asyncio.run(create_token(settings, "ed@example.com"))
+    sent = time.monotonic()
+    r = httpx.post(f"{one.url}/api/v1/screens/claim", headers={"Authorization": f"Bearer {token}"},
+                   json={"code": screen["code"], "name": "Across"})
+    assert r.status_code == 201
+    while len(found) < 2 and time.monotonic() < sent + 3:
+        time.sleep(0.01)
+    stop.set()
+    assert [e for e, _t in found[:2]] == ["hello", "changed"]
+    assert found[1][1] - sent < 1.0
+    assert httpx.get(f"{one.url}/healthz").json()["events"]["backend"] == "redis"
