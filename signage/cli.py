@@ -2,6 +2,7 @@
 
     signage serve [--host H] [--port P]      run the server (the default command)
     signage db upgrade                        create or migrate the database (Alembic)
+    signage db revision -m "what changed"     write a migration for a model change
     signage user create --email E --password P --role R
     signage token create --email E            print a new API token for that user
     signage demo                              add demo users, an image and a layout
@@ -57,6 +58,17 @@ def upgrade() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     do_upgrade(settings.db_url)
     click.echo("database is up to date")
+
+
+@db.command()
+@click.option("-m", "--message", required=True)
+def revision(message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    from signage.migrate import config
+
+    command.revision(config(Settings.from_env().db_url), message=message, autogenerate=True)
 
 
 @main.group()

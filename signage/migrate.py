@@ -1,7 +1,6 @@
 """Alembic, driven from code: `upgrade(url)` brings a database to the newest schema.
 
-New migration after a model change:
-    .venv/bin/alembic -c signage/alembic.ini revision --autogenerate -m "what changed"
+New migration after a model change: `signage db revision -m "what changed"`.
 """
 
 from __future__ import annotations
