@@ -17,8 +17,13 @@ from signage.errors import Invalid
 from signage.i18n import gettext as _
 
 MAX_PIXELS = 50_000_000  # 50 megapixels: larger images are refused as decompression bombs
-FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "GIF": ("gif", "image/gif"),
-           "WEBP": ("webp", "image/webp"), "BMP": ("bmp", "image/bmp")}
+FORMATS = {
+    "JPEG": ("jpg", "image/jpeg"),
+    "PNG": ("png", "image/png"),
+    "GIF": ("gif", "image/gif"),
+    "WEBP": ("webp", "image/webp"),
+    "BMP": ("bmp", "image/bmp"),
+}
 THUMB_SIZE = (480, 480)
 
 

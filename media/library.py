@@ -63,8 +63,15 @@ async def store_upload(request: Request, upload: UploadFile) -> tuple[Media, boo
         await run_in_threadpool(images.thumbnail, tmp, final.parent / f"{sha}.thumb.webp")
         shutil.move(tmp, final)
         item = Media(
-            name=(upload.filename or "image")[:255], kind="image", sha256=sha, ext=info.ext, mime=info.mime,
-            size=size, width=info.width, height=info.height, uploaded_by=request.state.user.id,
+            name=(upload.filename or "image")[:255],
+            kind="image",
+            sha256=sha,
+            ext=info.ext,
+            mime=info.mime,
+            size=size,
+            width=info.width,
+            height=info.height,
+            uploaded_by=request.state.user.id,
         )
         try:
             async with db.begin() as s:

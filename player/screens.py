@@ -82,7 +82,9 @@ async def assign(request: Request) -> Response:
 
 def screen_json(screen: Screen) -> dict:
     return {
-        "id": screen.id, "name": screen.name, "layout_id": screen.layout_id,
+        "id": screen.id,
+        "name": screen.name,
+        "layout_id": screen.layout_id,
         "applied_version": screen.applied_version,
         "last_seen": screen.last_seen.isoformat() if screen.last_seen else None,
     }

@@ -110,8 +110,12 @@ async def edit_page(request: Request, status_code: int = 200, error: AppError | 
         ).all()
     regions = [{**r, "fields": widgets.form_fields(r["widget"], r["options"])} for r in layout.regions]
     ctx = {
-        "layout": layout, "regions": regions, "media": media, "versions": versions,
-        "widget_types": widgets.REGISTRY, "error": error,
+        "layout": layout,
+        "regions": regions,
+        "media": media,
+        "versions": versions,
+        "widget_types": widgets.REGISTRY,
+        "error": error,
     }
     return render(request, "layouts/edit.html", ctx, status_code=status_code)
 
@@ -177,7 +181,9 @@ async def publish_layout(request: Request, layout_id: int) -> LayoutVersion:
                 raise Conflict(_("The layout uses media that were deleted; choose other media first."))
         latest = await s.scalar(select(func.max(LayoutVersion.version)).where(LayoutVersion.layout_id == layout.id))
         version = LayoutVersion(
-            layout_id=layout.id, version=(latest or 0) + 1, published_by=request.state.user.id,
+            layout_id=layout.id,
+            version=(latest or 0) + 1,
+            published_by=request.state.user.id,
             content={"width": layout.width, "height": layout.height, "regions": regions},
         )
         s.add(version)
@@ -226,8 +232,14 @@ async def api_layouts(request: Request) -> Response:
         layouts = (await s.scalars(select(Layout).order_by(Layout.id))).all()
     return JSONResponse(
         [
-            {"id": lo.id, "name": lo.name, "width": lo.width, "height": lo.height,
-             "published_version": lo.published_version, "regions": lo.regions}
+            {
+                "id": lo.id,
+                "name": lo.name,
+                "width": lo.width,
+                "height": lo.height,
+                "published_version": lo.published_version,
+                "regions": lo.regions,
+            }
             for lo in layouts
         ]
     )

@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         app.state.db = Database(settings.db_url)
-        app.state.bus = EventBus.for_url(settings.redis_url)
+        app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
         try:
             yield

@@ -18,7 +18,6 @@ from starlette.responses import Response, StreamingResponse
 
 from signage import i18n
 from signage.auth import route
-from signage.i18n import gettext as _
 from signage.models import AuditEntry, User
 from signage.templating import render
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -172,4 +172,3 @@ def route(
     r = Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
     r.allow = allow  # type: ignore[attr-defined]  # read by tests/test_roles.py
     return r
-

@@ -1,11 +1,11 @@
 """The `signage` command.
 
-    signage serve [--host H] [--port P]      run the server (the default command)
-    signage db upgrade                        create or migrate the database (Alembic)
-    signage db revision -m "what changed"     write a migration for a model change
-    signage user create --email E --password P --role R
-    signage token create --email E            print a new API token for that user
-    signage demo                              add demo users, an image and a layout
+signage serve [--host H] [--port P]      run the server (the default command)
+signage db upgrade                        create or migrate the database (Alembic)
+signage db revision -m "what changed"     write a migration for a model change
+signage user create --email E --password P --role R
+signage token create --email E            print a new API token for that user
+signage demo                              add demo users, an image and a layout
 """
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "signage.app:create_app", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=True, log_level="info", timeout_graceful_shutdown=5,
+        "signage.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+        timeout_graceful_shutdown=5,
     )
 
 

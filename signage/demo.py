@@ -65,16 +65,53 @@ async def _content(settings: Settings, editor_id: int) -> None:
         async with db.begin() as s:
             media = await s.scalar(select(Media).where(Media.sha256 == sha))
             if media is None:
-                media = Media(name="welcome.png", kind="image", sha256=sha, ext="png", mime="image/png",
-                              size=len(data), width=1280, height=1080, uploaded_by=editor_id)
+                media = Media(
+                    name="welcome.png",
+                    kind="image",
+                    sha256=sha,
+                    ext="png",
+                    mime="image/png",
+                    size=len(data),
+                    width=1280,
+                    height=1080,
+                    uploaded_by=editor_id,
+                )
                 s.add(media)
                 await s.flush()
             if not await s.scalar(select(func.count()).select_from(Layout)):
-                s.add(Layout(name="Lobby welcome", width=1920, height=1080, regions=[
-                    {"id": "img1", "x": 0, "y": 0, "w": 1280, "h": 1080, "z": 0, "widget": "image",
-                     "options": {"media_id": media.id, "fit": "cover"}},
-                    {"id": "clk1", "x": 1280, "y": 0, "w": 640, "h": 1080, "z": 1, "widget": "clock",
-                     "options": {"timezone": settings.timezone, "hour12": False, "show_date": True, "style": "digital"}},
-                ]))
+                s.add(
+                    Layout(
+                        name="Lobby welcome",
+                        width=1920,
+                        height=1080,
+                        regions=[
+                            {
+                                "id": "img1",
+                                "x": 0,
+                                "y": 0,
+                                "w": 1280,
+                                "h": 1080,
+                                "z": 0,
+                                "widget": "image",
+                                "options": {"media_id": media.id, "fit": "cover"},
+                            },
+                            {
+                                "id": "clk1",
+                                "x": 1280,
+                                "y": 0,
+                                "w": 640,
+                                "h": 1080,
+                                "z": 1,
+                                "widget": "clock",
+                                "options": {
+                                    "timezone": settings.timezone,
+                                    "hour12": False,
+                                    "show_date": True,
+                                    "style": "digital",
+                                },
+                            },
+                        ],
+                    )
+                )
     finally:
         await db.close()

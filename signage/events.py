@@ -2,7 +2,7 @@
 
     bus = EventBus.for_url(settings.redis_url)   # "" → in-process
     await bus.start()
-    await bus.publish("screen:7", {"type": "layout", "version": 3})
+    await bus.publish("screen:7", {"type": "layout", "version": 3})   # Redis channel "signage:screen:7"
     async with bus.subscribe("screen:7", "layouts") as sub:
         async for channel, data in sub: ...
 
@@ -24,11 +24,10 @@ import contextlib
 import json
 import logging
 import random
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 log = logging.getLogger("signage.events")
 
-PREFIX = "signage:"
 QUEUE_SIZE = 64
 
 
@@ -37,7 +36,7 @@ class EventsUnavailable(Exception):
 
 
 class Subscription:
-    def __init__(self, hub: "Hub", channels: tuple[str, ...]):
+    def __init__(self, hub: Hub, channels: tuple[str, ...]):
         self.hub, self.channels = hub, channels
         self.queue: asyncio.Queue[tuple[str, dict]] = asyncio.Queue(QUEUE_SIZE)
 
@@ -46,7 +45,7 @@ class Subscription:
             self.queue.get_nowait()
         self.queue.put_nowait(item)
 
-    def __aiter__(self) -> "Subscription":
+    def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> tuple[str, dict]:
@@ -87,8 +86,8 @@ class EventBus:
         self.hub = Hub()
 
     @staticmethod
-    def for_url(redis_url: str) -> "EventBus":
-        return RedisEventBus(redis_url) if redis_url else EventBus()
+    def for_url(redis_url: str, prefix: str = "signage:") -> EventBus:
+        return RedisEventBus(redis_url, prefix) if redis_url else EventBus()
 
     async def start(self) -> None:
         pass
@@ -127,11 +126,11 @@ class EventBus:
 class RedisEventBus(EventBus):
     backend = "redis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "signage:") -> None:
         super().__init__()
         import redis.asyncio as redis
 
-        self.url = url
+        self.url, self.prefix = url, prefix
         self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         self.connected = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -140,7 +139,7 @@ class RedisEventBus(EventBus):
         self._task = asyncio.create_task(self._listen(), name="signage-events-listener")
         try:  # wait briefly, so the first publish after start is seen by this process
             await asyncio.wait_for(self.connected.wait(), 3)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("Redis at %s not reachable yet; events will flow once it is", self.url)
 
     async def stop(self) -> None:
@@ -152,7 +151,7 @@ class RedisEventBus(EventBus):
 
     async def publish(self, channel: str, data: dict) -> None:
         try:
-            await self.redis.publish(PREFIX + channel, json.dumps(data, separators=(",", ":")))
+            await self.redis.publish(self.prefix + channel, json.dumps(data, separators=(",", ":")))
         except Exception as exc:
             raise EventsUnavailable(str(exc)) from exc
 
@@ -161,7 +160,7 @@ class RedisEventBus(EventBus):
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(PREFIX + "*")
+                await pubsub.psubscribe(self.prefix + "*")
                 self.connected.set()
                 delay = 0.2
                 if lost:  # subscribers missed what was published meanwhile: tell them
@@ -170,7 +169,7 @@ class RedisEventBus(EventBus):
                 async for message in pubsub.listen():
                     if message["type"] != "pmessage":
                         continue
-                    channel = message["channel"].decode()[len(PREFIX) :]
+                    channel = message["channel"].decode()[len(self.prefix) :]
                     self.hub.deliver(channel, json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", d
 site_timezone: contextvars.ContextVar[str] = contextvars.ContextVar("timezone", default="Asia/Shanghai")
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> NullTranslations:
     po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
     if not po.exists():

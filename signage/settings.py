@@ -21,6 +21,7 @@ class Settings:
     data_dir: Path = Path("./data")
     database_url: str = ""  # default: SQLite file in data_dir
     redis_url: str = ""  # empty: in-process events
+    redis_prefix: str = "signage:"
     secret_key: str = ""
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
@@ -43,13 +44,14 @@ class Settings:
         return self.max_upload_mb * 1024 * 1024
 
     @classmethod
-    def from_env(cls, env_file: str | None = ".env") -> "Settings":
+    def from_env(cls, env_file: str | None = ".env") -> Settings:
         config = Config(env_file if env_file and os.path.exists(env_file) else None)
         data_dir = Path(config("SIGNAGE_DATA_DIR", default="./data"))
         return cls(
             data_dir=data_dir,
             database_url=config("SIGNAGE_DATABASE_URL", default=""),
             redis_url=config("SIGNAGE_REDIS_URL", default=""),
+            redis_prefix=config("SIGNAGE_REDIS_PREFIX", default="signage:"),
             secret_key=config("SIGNAGE_SECRET_KEY", default="") or _stored_secret(data_dir),
             timezone=config("SIGNAGE_TIMEZONE", default="Asia/Shanghai"),
             default_locale=config("SIGNAGE_DEFAULT_LOCALE", default="zh_CN"),

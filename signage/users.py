@@ -10,7 +10,9 @@ from signage.models import ApiToken, AuditEntry, User
 from signage.settings import Settings
 
 
-async def create_or_update(settings: Settings, email: str, password: str, role: str, name: str = "") -> tuple[int, bool]:
+async def create_or_update(
+    settings: Settings, email: str, password: str, role: str, name: str = ""
+) -> tuple[int, bool]:
     db = Database(settings.db_url)
     try:
         async with db.begin() as s:
@@ -21,8 +23,14 @@ async def create_or_update(settings: Settings, email: str, password: str, role: 
                 s.add(user)
             user.password_hash, user.role = hash_password(password), role
             await s.flush()
-            s.add(AuditEntry(action="user.create" if created else "user.update", target=f"user:{user.id}",
-                             reason=f"role {role}", client="cli"))
+            s.add(
+                AuditEntry(
+                    action="user.create" if created else "user.update",
+                    target=f"user:{user.id}",
+                    reason=f"role {role}",
+                    client="cli",
+                )
+            )
             return user.id, created
     finally:
         await db.close()
@@ -37,8 +45,17 @@ async def create_token(settings: Settings, email: str, name: str = "cli") -> str
                 return None
             value = new_token()
             s.add(ApiToken(user_id=user.id, token_hash=hash_token(value), name=name))
-            s.add(AuditEntry(action="token.create", target=f"user:{user.id}", reason=name, client="cli",
-                             user_id=user.id, user_email=user.email, role=user.role))
+            s.add(
+                AuditEntry(
+                    action="token.create",
+                    target=f"user:{user.id}",
+                    reason=name,
+                    client="cli",
+                    user_id=user.id,
+                    user_email=user.email,
+                    role=user.role,
+                )
+            )
             return value
     finally:
         await db.close()

@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,9 +33,53 @@ from signage.users import create_or_update
 PG_ADMIN = "postgresql://127.0.0.1:5432/test"
 PG_URL = "postgresql+asyncpg://127.0.0.1:5432/{db}"
 REDIS_URL = os.environ.get("SIGNAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Each test run its own Redis channels, so runs side by side never hear each other.
+os.environ.setdefault("SIGNAGE_REDIS_PREFIX", f"signage-test-{uuid.uuid4().hex[:8]}:")
 REQUIRE = os.environ.get("SIGNAGE_TEST_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from test code.
+
+    Playwright's sync API keeps an event loop running in the test thread between
+    its calls, where `asyncio.run` refuses to start; there the coroutine runs on a
+    short-lived thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coro)
+        except BaseException as exc:  # handed back to the caller below
+            result["error"] = exc
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def make_user(settings: Settings, role: str, email: str | None = None) -> str:
+    """A new user of `role` in the database of `settings`; returns its email (password PASSWORD)."""
+    email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+    run_sync(create_or_update(settings, email, PASSWORD, role))
+    return email
+
+
+def make_token(settings: Settings, role: str) -> dict:
+    """Authorization headers with a Bearer token of a new user of `role`."""
+    from signage.users import create_token
+
+    token = run_sync(create_token(settings, make_user(settings, role)))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def reachable(host: str, port: int) -> bool:
@@ -62,7 +107,7 @@ def pg_admin(sql: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    run_sync(run())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -94,7 +139,7 @@ def database_url(backend, tmp_path):
         await db.create_all()
         await db.close()
 
-    asyncio.run(create())
+    run_sync(create())
     yield url
     if name:
         pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -103,8 +148,13 @@ def database_url(backend, tmp_path):
 @pytest.fixture
 def make_settings(database_url, tmp_path):
     def make(**overrides) -> Settings:
-        values = dict(data_dir=tmp_path / "data", database_url=database_url, secret_key="test-secret",
-                      default_locale="en")
+        values = dict(
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            secret_key="test-secret",
+            default_locale="en",
+            redis_prefix=os.environ["SIGNAGE_REDIS_PREFIX"],
+        )
         values.update(overrides)
         return Settings(**values)
 
@@ -132,9 +182,7 @@ def client(make_client) -> TestClient:
 
 
 def add_user(client: TestClient, role: str, email: str | None = None) -> str:
-    email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
-    asyncio.run(create_or_update(client.app.state.settings, email, PASSWORD, role))
-    return email
+    return make_user(client.app.state.settings, role, email)
 
 
 def csrf_of(client: TestClient, path: str = "/login") -> str:
@@ -148,8 +196,7 @@ def login(client: TestClient, role: str, email: str | None = None) -> str:
     """Sign in as a new user of `role`; returns its email. The client keeps the cookie."""
     email = add_user(client, role, email)
     token = csrf_of(client)
-    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
     return email
 
@@ -161,11 +208,7 @@ def csrf(client: TestClient) -> str:
 
 def api_token(client: TestClient, role: str) -> dict:
     """Authorization headers with a Bearer token of a new user of `role`."""
-    from signage.users import create_token
-
-    email = add_user(client, role)
-    token = asyncio.run(create_token(client.app.state.settings, email))
-    return {"Authorization": f"Bearer {token}"}
+    return make_token(client.app.state.settings, role)
 
 
 def free_port() -> int:
@@ -181,11 +224,14 @@ class Server:
         self.env, self.log = env, log
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 20) -> "Server":
+    def start(self, timeout: float = 20) -> Server:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "signage", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -236,8 +282,11 @@ def make_server(database_url, tmp_path):
 
 
 def server_settings(server: Server) -> Settings:
-    return Settings(data_dir=Path(server.env["SIGNAGE_DATA_DIR"]), database_url=server.env["SIGNAGE_DATABASE_URL"],
-                    secret_key="test-secret")
+    return Settings(
+        data_dir=Path(server.env["SIGNAGE_DATA_DIR"]),
+        database_url=server.env["SIGNAGE_DATABASE_URL"],
+        secret_key="test-secret",
+    )
 
 
 def in_app(client: TestClient, fn, *args):

@@ -4,9 +4,9 @@ import csv
 import datetime as dt
 import io
 
+from conftest import csrf, login, rows
 from sqlalchemy import select
 
-from conftest import csrf, login, rows
 from signage.models import AuditEntry
 
 

@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
+from conftest import PASSWORD, add_user, api_token, csrf, csrf_of, login, rows
 from sqlalchemy import select
 
-from conftest import PASSWORD, add_user, api_token, csrf, csrf_of, login, rows
 from signage.models import AuditEntry
 
 
@@ -42,8 +42,12 @@ def test_login_without_csrf_token_is_refused(client):
 def test_form_post_without_csrf_is_refused_but_with_header_passes(client):
     login(client, "editor")
     assert client.post("/layouts", data={"name": "x", "size": "1920x1080"}).status_code == 403
-    r = client.post("/layouts", data={"name": "x", "size": "1920x1080"}, headers={"X-CSRF-Token": csrf(client)},
-                    follow_redirects=False)
+    r = client.post(
+        "/layouts",
+        data={"name": "x", "size": "1920x1080"},
+        headers={"X-CSRF-Token": csrf(client)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
 
 
@@ -64,8 +68,11 @@ def test_session_cookie_is_httponly_and_secure_when_configured(make_client):
 def test_next_parameter_cannot_leave_the_site(client):
     email = add_user(client, "member")
     token = csrf_of(client)
-    r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token,
-                                    "next": "//evil.example/x"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/"
 
 

@@ -1,7 +1,6 @@
 """Bad input gets a clear 4xx with a message: JSON under /api/, a page elsewhere."""
 
 import pytest
-
 from conftest import api_token, login
 
 
@@ -14,8 +13,9 @@ def api(client):
 
 def test_malformed_json(api):
     client, headers = api
-    r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"},
-                    content=b'{"code": "12')
+    r = client.post(
+        "/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"}, content=b'{"code": "12'
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["error"] == "invalid" and body["message"] == "The request body is not valid JSON."
@@ -67,6 +67,5 @@ def test_oversized_body_announced_or_streamed(make_client):
         for _ in range(3):
             yield b"x" * (512 * 1024)
 
-    r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"},
-                    content=chunks())
+    r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"}, content=chunks())
     assert r.status_code == 413 and r.json()["error"] == "too_large"

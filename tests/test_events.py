@@ -3,14 +3,14 @@
 import asyncio
 import threading
 import time
+import uuid
 
 import httpx
 import pytest
-
-from conftest import server_settings
-from signage.events import EventBus, EventsUnavailable, RedisEventBus
-from signage.users import create_or_update, create_token
+from conftest import make_token, server_settings
 from test_player import read_events
+
+from signage.events import EventBus, EventsUnavailable, RedisEventBus
 
 
 async def first(sub, timeout=2.0):
@@ -46,7 +46,8 @@ def test_slow_subscriber_loses_oldest_not_newest():
 
 def test_redis_bus_crosses_instances(redis_url):
     async def main():
-        a, b = RedisEventBus(redis_url), RedisEventBus(redis_url)
+        prefix = f"t-{uuid.uuid4().hex[:8]}:"
+        a, b = RedisEventBus(redis_url, prefix), RedisEventBus(redis_url, prefix)
         await a.start()
         await b.start()
         try:
@@ -83,18 +84,17 @@ def test_event_through_one_process_reaches_sse_client_of_the_other(backend, redi
     two = make_server(SIGNAGE_REDIS_URL=redis_url)
     screen = httpx.post(f"{two.url}/player/api/pair").json()
     found, stop = [], threading.Event()
-    threading.Thread(target=read_events, daemon=True,
-                     args=(f"{two.url}/player/api/events?key={screen['key']}", found, stop)).start()
+    threading.Thread(
+        target=read_events, daemon=True, args=(f"{two.url}/player/api/events?key={screen['key']}", found, stop)
+    ).start()
     deadline = time.monotonic() + 5
     while not found and time.monotonic() < deadline:
         time.sleep(0.02)
     assert found and found[0][0] == "hello"
     settings = server_settings(one)
-    asyncio.run(create_or_update(settings, "ed@example.com", "long enough", "editor"))
-    token = asyncio.run(create_token(settings, "ed@example.com"))
+    headers = make_token(settings, "editor")
     sent = time.monotonic()
-    r = httpx.post(f"{one.url}/api/v1/screens/claim", headers={"Authorization": f"Bearer {token}"},
-                   json={"code": screen["code"], "name": "Across"})
+    r = httpx.post(f"{one.url}/api/v1/screens/claim", headers=headers, json={"code": screen["code"], "name": "Across"})
     assert r.status_code == 201
     while len(found) < 2 and time.monotonic() < sent + 3:
         time.sleep(0.01)

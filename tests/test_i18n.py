@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-
 from conftest import login
+
 from signage import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,9 +16,25 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_message_has_a_chinese_translation(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg", "-k", "lazy", "-o", str(pot),
-         "signage", "media", "widgets", "playlists", "player", "booking_api"],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            str(Path(sys.executable).parent / "pybabel"),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "lazy",
+            "-o",
+            str(pot),
+            "signage",
+            "media",
+            "widgets",
+            "playlists",
+            "player",
+            "booking_api",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as f:
         wanted = {m.id for m in read_po(f) if m.id}
@@ -47,7 +63,7 @@ def test_switch_is_remembered_over_accept_language(client):
     r = client.get("/lang/zh_CN", params={"next": "/layouts"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/layouts"
     page = client.get("/layouts", headers={"Accept-Language": "en"}).text
-    assert "新建布局" in page and "<html lang=\"zh-CN\">" in page
+    assert "新建布局" in page and '<html lang="zh-CN">' in page
     # The user's choice is kept on the account too: a new browser gets it after signing in.
     client.cookies.delete("lang")
     assert "新建布局" in client.get("/layouts", headers={"Accept-Language": "en"}).text
@@ -59,7 +75,7 @@ def test_error_messages_are_translated_in_the_api(client):
 
 
 def test_times_are_shown_in_the_site_time_zone():
-    moment = dt.datetime(2026, 11, 25, 8, 30, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 11, 25, 8, 30, tzinfo=dt.UTC)
     tz = i18n.site_timezone.set("Asia/Shanghai")
     loc = i18n.current_locale.set("en")
     try:
@@ -75,5 +91,5 @@ def test_audit_page_shows_local_time(make_client):
     c = make_client(timezone="America/New_York")
     login(c, "admin")
     page = c.get("/admin/audit").text
-    now_ny = dt.datetime.now(dt.timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    now_ny = dt.datetime.now(dt.UTC).astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
     assert now_ny.strftime("%b %-d, %Y") in page

@@ -1,9 +1,9 @@
 """Layouts from plain forms: regions, validation, publishing."""
 
-from sqlalchemy import select
-
 from conftest import api_token, csrf, login, rows
 from images import png
+from sqlalchemy import select
+
 from media.models import Media
 from playlists.models import Layout, LayoutVersion
 
@@ -15,8 +15,11 @@ def new_layout(client, name="Lobby", size="1920x1080"):
 
 
 def add_region(client, layout_id, widget, x=0, y=0, w=100, h=100):
-    return client.post(f"/layouts/{layout_id}/regions", data={"widget": widget, "x": x, "y": y, "w": w, "h": h,
-                                                              "csrf_token": csrf(client)}, follow_redirects=False)
+    return client.post(
+        f"/layouts/{layout_id}/regions",
+        data={"widget": widget, "x": x, "y": y, "w": w, "h": h, "csrf_token": csrf(client)},
+        follow_redirects=False,
+    )
 
 
 def layout(client, layout_id):
@@ -32,21 +35,46 @@ def test_build_and_publish_a_layout(client):
     assert add_region(client, lid, "image", 0, 0, 1280, 1080).status_code == 303
     assert add_region(client, lid, "clock", 1280, 0, 640, 1080).status_code == 303
     image_region, clock_region = layout(client, lid).regions
-    r = client.post(f"/layouts/{lid}/regions/{image_region['id']}", data={
-        "x": 0, "y": 0, "w": 1280, "h": 1080, "z": 0, "o.media_id": media.id, "o.fit": "cover",
-        "csrf_token": csrf(client)}, follow_redirects=False)
+    r = client.post(
+        f"/layouts/{lid}/regions/{image_region['id']}",
+        data={
+            "x": 0,
+            "y": 0,
+            "w": 1280,
+            "h": 1080,
+            "z": 0,
+            "o.media_id": media.id,
+            "o.fit": "cover",
+            "csrf_token": csrf(client),
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
-    r = client.post(f"/layouts/{lid}/regions/{clock_region['id']}", data={
-        "x": 1280, "y": 0, "w": 640, "h": 1080, "z": 1, "o.timezone": "Europe/Paris", "o.hour12": "on",
-        "o.style": "analog", "csrf_token": csrf(client)}, follow_redirects=False)
+    r = client.post(
+        f"/layouts/{lid}/regions/{clock_region['id']}",
+        data={
+            "x": 1280,
+            "y": 0,
+            "w": 640,
+            "h": 1080,
+            "z": 1,
+            "o.timezone": "Europe/Paris",
+            "o.hour12": "on",
+            "o.style": "analog",
+            "csrf_token": csrf(client),
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     regions = layout(client, lid).regions
     assert regions[0]["options"] == {"media_id": media.id, "fit": "cover"}
     assert regions[1]["options"] == {"timezone": "Europe/Paris", "hour12": True, "show_date": False, "style": "analog"}
     preview = client.get(f"/layouts/{lid}/preview").text
     assert media.url in preview and 'data-tz="Europe/Paris"' in preview
-    assert client.post(f"/layouts/{lid}/publish", data={"csrf_token": csrf(client)},
-                       follow_redirects=False).status_code == 303
+    assert (
+        client.post(f"/layouts/{lid}/publish", data={"csrf_token": csrf(client)}, follow_redirects=False).status_code
+        == 303
+    )
     [version] = rows(client, select(LayoutVersion))
     assert version.version == 1 and version.content["regions"] == regions
     assert layout(client, lid).published_version == 1
@@ -74,8 +102,10 @@ def test_invalid_widget_options_are_refused(client):
     lid = new_layout(client)
     add_region(client, lid, "clock")
     [region] = layout(client, lid).regions
-    r = client.post(f"/layouts/{lid}/regions/{region['id']}", data={
-        "x": 0, "y": 0, "w": 100, "h": 100, "z": 0, "o.timezone": "Mars/Olympus", "csrf_token": csrf(client)})
+    r = client.post(
+        f"/layouts/{lid}/regions/{region['id']}",
+        data={"x": 0, "y": 0, "w": 100, "h": 100, "z": 0, "o.timezone": "Mars/Olympus", "csrf_token": csrf(client)},
+    )
     assert r.status_code == 400 and "unknown time zone" in r.text
     assert layout(client, lid).regions == [region]
 

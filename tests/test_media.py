@@ -1,16 +1,17 @@
 """Uploading an image: checked by Pillow, stored once, with a thumbnail."""
 
 import pytest
-from sqlalchemy import select
-
 from conftest import csrf, login, rows
 from images import bomb, jpeg_rotated, png
+from sqlalchemy import select
+
 from media.models import Media
 
 
 def upload(client, *files):
-    return client.post("/media", data={"csrf_token": csrf(client)},
-                       files=[("files", f) for f in files], follow_redirects=False)
+    return client.post(
+        "/media", data={"csrf_token": csrf(client)}, files=[("files", f) for f in files], follow_redirects=False
+    )
 
 
 def stored_files(client):

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-
 from conftest import PG_URL, need, pg_admin
+
 from signage.db import Base, all_models, make_engine
 
 
@@ -21,8 +21,9 @@ def diff(url: str) -> list:
         engine = make_engine(url)
         async with engine.connect() as conn:
             result = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}),
-                                              Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                )
             )
         await engine.dispose()
         return result
@@ -43,8 +44,9 @@ def test_upgrade_matches_models(tmp_path, kind):
     try:
         env = {**os.environ, "SIGNAGE_DATA_DIR": str(tmp_path), "SIGNAGE_DATABASE_URL": url}
         for _ in range(2):  # twice: the second run finds nothing to do
-            r = subprocess.run([sys.executable, "-m", "signage", "db", "upgrade"], env=env, capture_output=True,
-                               text=True)
+            r = subprocess.run(
+                [sys.executable, "-m", "signage", "db", "upgrade"], env=env, capture_output=True, text=True
+            )
             assert r.returncode == 0, r.stderr
             assert "up to date" in r.stdout
         assert diff(url) == []

@@ -1,15 +1,13 @@
 """A screen: pairs, is claimed, fetches its layout, hears about publishes live."""
 
-import asyncio
 import threading
 import time
 
 import httpx
+from conftest import api_token, csrf, login, make_token, rows, server_settings
 from sqlalchemy import select
 
-from conftest import api_token, csrf, login, rows, server_settings
 from player.models import Screen
-from signage.users import create_or_update, create_token
 
 
 def pair(client):
@@ -22,11 +20,14 @@ def pair(client):
 
 def demo_layout(client):
     login(client, "editor")
-    r = client.post("/layouts", data={"name": "Door", "size": "1280x800", "csrf_token": csrf(client)},
-                    follow_redirects=False)
+    r = client.post(
+        "/layouts", data={"name": "Door", "size": "1280x800", "csrf_token": csrf(client)}, follow_redirects=False
+    )
     lid = int(r.headers["location"].rsplit("/", 1)[1])
-    client.post(f"/layouts/{lid}/regions", data={"widget": "clock", "x": 0, "y": 0, "w": 1280, "h": 800,
-                                                 "csrf_token": csrf(client)})
+    client.post(
+        f"/layouts/{lid}/regions",
+        data={"widget": "clock", "x": 0, "y": 0, "w": 1280, "h": 800, "csrf_token": csrf(client)},
+    )
     client.post(f"/layouts/{lid}/publish", data={"csrf_token": csrf(client)})
     return lid
 
@@ -36,10 +37,16 @@ def test_pair_then_claim_then_state(client):
     screen = pair(client)
     key = {"X-Screen-Key": screen["key"]}
     state = client.get("/player/api/state", headers=key).json()
-    assert state == {"screen": {"id": state["screen"]["id"], "name": "", "claimed": False},
-                     "code": screen["code"], "layout": None}
-    r = client.post("/screens/claim", data={"code": screen["code"], "name": "Room 301 door", "layout_id": lid,
-                                            "csrf_token": csrf(client)}, follow_redirects=False)
+    assert state == {
+        "screen": {"id": state["screen"]["id"], "name": "", "claimed": False},
+        "code": screen["code"],
+        "layout": None,
+    }
+    r = client.post(
+        "/screens/claim",
+        data={"code": screen["code"], "name": "Room 301 door", "layout_id": lid, "csrf_token": csrf(client)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     state = client.get("/player/api/state", headers=key).json()
     assert state["screen"]["claimed"] and state["code"] is None
@@ -57,8 +64,9 @@ def test_claim_api_and_fleet_list(client):
     headers = api_token(client, "editor")
     screen = pair(client)
     client.cookies.clear()
-    r = client.post("/api/v1/screens/claim", headers=headers,
-                    json={"code": screen["code"], "name": "Lobby", "layout_id": lid})
+    r = client.post(
+        "/api/v1/screens/claim", headers=headers, json={"code": screen["code"], "name": "Lobby", "layout_id": lid}
+    )
     assert r.status_code == 201 and r.json()["name"] == "Lobby"
     [listed] = client.get("/api/v1/screens", headers=headers).json()
     assert listed["name"] == "Lobby" and listed["layout_id"] == lid
@@ -77,8 +85,9 @@ def test_wrong_or_missing_screen_key(client):
 def test_claim_with_unknown_layout_changes_nothing(client):
     login(client, "editor")
     screen = pair(client)
-    r = client.post("/screens/claim", data={"code": screen["code"], "name": "X", "layout_id": "777",
-                                            "csrf_token": csrf(client)})
+    r = client.post(
+        "/screens/claim", data={"code": screen["code"], "name": "X", "layout_id": "777", "csrf_token": csrf(client)}
+    )
     assert r.status_code == 400 and "No such layout." in r.text
     [row] = rows(client, select(Screen))
     assert row.claimed_at is None and row.pairing_code == screen["code"]
@@ -102,8 +111,9 @@ def test_publish_reaches_the_screen_stream_live(make_server):
     with httpx.Client(base_url=server.url) as c:
         screen = c.post("/player/api/pair").json()
     found, stop = [], threading.Event()
-    t = threading.Thread(target=read_events, args=(f"{server.url}/player/api/events?key={screen['key']}", found,
-                                                   stop), daemon=True)
+    t = threading.Thread(
+        target=read_events, args=(f"{server.url}/player/api/events?key={screen['key']}", found, stop), daemon=True
+    )
     t.start()
     deadline = time.monotonic() + 5
     while not found and time.monotonic() < deadline:
@@ -111,11 +121,9 @@ def test_publish_reaches_the_screen_stream_live(make_server):
     assert found and found[0][0] == "hello"
     # Claiming over the API is an event for that screen.
     settings = server_settings(server)
-    asyncio.run(create_or_update(settings, "ed@example.com", "long enough", "editor"))
-    token = asyncio.run(create_token(settings, "ed@example.com"))
+    headers = make_token(settings, "editor")
     sent = time.monotonic()
-    r = httpx.post(f"{server.url}/api/v1/screens/claim", headers={"Authorization": f"Bearer {token}"},
-                   json={"code": screen["code"], "name": "Live"})
+    r = httpx.post(f"{server.url}/api/v1/screens/claim", headers=headers, json={"code": screen["code"], "name": "Live"})
     assert r.status_code == 201
     while len(found) < 2 and time.monotonic() < sent + 2:
         time.sleep(0.01)

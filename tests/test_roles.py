@@ -3,9 +3,9 @@
 import re
 
 import pytest
+from conftest import api_token, csrf, csrf_of, login
 from starlette.routing import Mount, Route
 
-from conftest import api_token, csrf, csrf_of, login
 from signage.auth import PUBLIC, SCREEN, SIGNED_IN
 from signage.settings import ROLES
 
@@ -43,8 +43,10 @@ def call(client, method, path, headers):
     kwargs = {"headers": headers, "follow_redirects": False}
     if method in ("POST", "PUT", "PATCH"):
         kwargs["content"] = b"{}" if "/api/" in path else b""
-        kwargs["headers"] = {**headers, "Content-Type": "application/json" if "/api/" in path else
-                             "application/x-www-form-urlencoded"}
+        kwargs["headers"] = {
+            **headers,
+            "Content-Type": "application/json" if "/api/" in path else "application/x-www-form-urlencoded",
+        }
     return client.request(method, concrete(path), **kwargs)
 
 

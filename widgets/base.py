@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,9 +52,7 @@ def validate(widget_type: str, options: Any) -> dict:
     try:
         return widget.options.model_validate(options).model_dump(mode="json")
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "options", "message": e["msg"]} for e in exc.errors()
-        ]
+        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "options", "message": e["msg"]} for e in exc.errors()]
         raise Invalid(_("The widget options are not valid."), errors) from None
 
 

@@ -3,19 +3,13 @@
 - `browser`: a launched Chromium (module scope). Skips when /usr/bin/chromium or
   Playwright is missing, unless SIGNAGE_TEST_REQUIRE_SERVICES=1, where it fails.
 
-Playwright's sync API parks its own event loop in the test thread: between two
-Playwright calls that thread counts as "inside a running loop", so `asyncio.run`
-(used by the shared fixtures, e.g. `database_url`, and by tests to create users)
-would refuse to start there. While the browser is up, `asyncio.run` called in such
-a thread runs its coroutine to completion on a short-lived thread of its own;
-elsewhere it is the plain `asyncio.run`.
+Playwright's sync API keeps an event loop running in the test thread; test code
+runs coroutines with `conftest.run_sync`, which copes with that.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -38,30 +32,6 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _run_beside_playwright(real_run):
-    def run(main, **kwargs):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # no loop in this thread: the ordinary case
-            return real_run(main, **kwargs)
-        result: dict = {}
-
-        def target() -> None:
-            try:
-                result["value"] = real_run(main, **kwargs)
-            except BaseException as exc:  # handed back to the caller below
-                result["error"] = exc
-
-        worker = threading.Thread(target=target, name="asyncio.run beside Playwright")
-        worker.start()
-        worker.join()
-        if "error" in result:
-            raise result["error"]
-        return result["value"]
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
@@ -71,8 +41,6 @@ def browser():
     except ImportError:
         unavailable("Playwright for Python is not installed (pip install playwright)")
 
-    patch = pytest.MonkeyPatch()
-    patch.setattr(asyncio, "run", _run_beside_playwright(asyncio.run))
     pw = sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
@@ -82,4 +50,3 @@ def browser():
             browser.close()
     finally:
         pw.stop()
-        patch.undo()

@@ -8,17 +8,13 @@ over the event stream, without a reload.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
-import uuid
 
 import pytest
+from conftest import PASSWORD, make_user, server_settings
 from PIL import Image, ImageDraw
-
-from signage.users import create_or_update
-from conftest import PASSWORD, server_settings
 
 pytestmark = pytest.mark.browser
 
@@ -64,8 +60,7 @@ def upload(page, base: str, path) -> str:
 def test_first_screen_end_to_end(make_server, browser, tmp_path):
     server = make_server()
     base = server.url
-    email = f"editor-{uuid.uuid4().hex[:6]}@example.com"
-    asyncio.run(create_or_update(server_settings(server), email, PASSWORD, "editor"))
+    email = make_user(server_settings(server), "editor")
 
     editor_ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     screen_ctx = browser.new_context(viewport={"width": 1280, "height": 720})
@@ -95,7 +90,9 @@ def test_first_screen_end_to_end(make_server, browser, tmp_path):
         blue_id = upload(a, base, blue)
         assert red_id != blue_id
         assert a.locator(".media-grid li[data-media-id]").count() == 2
-        thumbs = a.locator(".media-grid li[data-media-id] img").evaluate_all("els => els.map(e => e.getAttribute('src'))")
+        thumbs = a.locator(".media-grid li[data-media-id] img").evaluate_all(
+            "els => els.map(e => e.getAttribute('src'))"
+        )
         assert sorted(thumbs) == sorted(u.replace(".png", ".thumb.webp") for u in (red_url, blue_url))
 
         # 4. A 1920x1080 layout: an image on the left, a clock on the right; publish.
@@ -111,7 +108,7 @@ def test_first_screen_end_to_end(make_server, browser, tmp_path):
         add_form = f"form[action='/layouts/{layout_id}/regions']"
         for widget, box in (("image", (0, 0, 1280, 1080)), ("clock", (1280, 0, 640, 1080))):
             a.select_option(f"{add_form} select[name=widget]", widget)
-            for field, value in zip("xywh", box):
+            for field, value in zip("xywh", box, strict=True):
                 a.fill(f"{add_form} input[name={field}]", str(value))
             submit(a, add_form, "Add region")
             assert a.url == f"{base}/layouts/{layout_id}", a.url
@@ -178,8 +175,10 @@ def test_first_screen_end_to_end(make_server, browser, tmp_path):
         b.wait_for_function(f"{IMG_SRC} === {blue_url!r}", timeout=5_000)
         shown = time.monotonic()
         after_load, after_click = shown - published, shown - clicked
-        print(f"publish → screen: {after_load * 1000:.0f} ms after the publish page loaded "
-              f"({after_click * 1000:.0f} ms after the click)")
+        print(
+            f"publish → screen: {after_load * 1000:.0f} ms after the publish page loaded "
+            f"({after_click * 1000:.0f} ms after the click)"
+        )
         assert after_load < 1.0, f"the screen took {after_load:.2f} s after the publish to show the new image"
         assert b.evaluate("window.__marker") == 1, "the player page was reloaded"
         assert b.locator("#stage").get_attribute("data-version") == "2"
