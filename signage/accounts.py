@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from signage import audit
-from signage.auth import PUBLIC, SIGNED_IN, csrf_token, route, verify_password
+from signage.auth import PUBLIC, SIGNED_IN, csrf_token, recent_users, route, verify_password
 from signage.i18n import LOCALES
 from signage.i18n import gettext as _
 from signage.models import User
@@ -69,6 +69,7 @@ async def switch_language(request: Request) -> Response:
         async with request.app.state.db.begin() as s:
             row = await s.get(User, user.id)
             row.locale = code
+        recent_users(request).put(("user", user.id), row)
     response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
     response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="lax")
     return response

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from argon2 import PasswordHasher
@@ -62,14 +63,53 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+class RecentUsers:
+    """Who a token or session belonged to a moment ago: skips a query per request.
+
+    Entries live `ttl` seconds, so a deactivated user or a role change takes
+    effect within that time on every process (no invalidation to coordinate).
+    """
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000):
+        self.ttl, self.size = ttl, size
+        self.entries: dict[object, tuple[float, User | None]] = {}
+
+    def get(self, key: object) -> tuple[bool, User | None]:
+        hit = self.entries.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, key: object, user: User | None) -> None:
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[key] = (time.monotonic() + self.ttl, user)
+
+
+def recent_users(request: Request) -> RecentUsers:
+    state = request.app.state
+    if not hasattr(state, "recent_users"):
+        state.recent_users = RecentUsers()
+    return state.recent_users
+
+
 async def user_from_token(request: Request, token: str) -> User | None:
+    cache, key = recent_users(request), ("token", hash_token(token))
+    found, user = cache.get(key)
+    if not found:
+        user = await _user_from_token(request, key[1])
+        cache.put(key, user)
+    return user
+
+
+async def _user_from_token(request: Request, token_hash: str) -> User | None:
     db = request.app.state.db
     async with db.session() as s:
         row = (
             await s.execute(
                 select(User, ApiToken.id)
                 .join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.token_hash == hash_token(token))
+                .where(ApiToken.token_hash == token_hash)
             )
         ).first()
     if row is None or not row[0].is_active:
@@ -81,8 +121,12 @@ async def user_from_session(request: Request) -> User | None:
     user_id = request.session.get("user_id")
     if not user_id:
         return None
-    async with request.app.state.db.session() as s:
-        user = await s.get(User, user_id)
+    cache, key = recent_users(request), ("user", user_id)
+    found, user = cache.get(key)
+    if not found:
+        async with request.app.state.db.session() as s:
+            user = await s.get(User, user_id)
+        cache.put(key, user)
     if user is None or not user.is_active:
         request.session.clear()
         return None

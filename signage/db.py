@@ -66,7 +66,8 @@ def all_models() -> None:
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # WAL lets readers run beside the one writer: keep enough connections open.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=0, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):
