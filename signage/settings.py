@@ -13,7 +13,16 @@ from pathlib import Path
 
 from starlette.config import Config
 
+from signage.i18n import lazy
+
 ROLES = ("admin", "editor", "room_admin", "service", "member")
+ROLE_LABELS = {  # English; translated where shown
+    "admin": lazy("IT admin"),
+    "editor": lazy("Content editor"),
+    "room_admin": lazy("Room admin"),
+    "service": lazy("Service desk"),
+    "member": lazy("Employee"),
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from signage import i18n
+from signage.settings import ROLE_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("signage", "media", "widgets", "playlists", "player", "booking_api")
@@ -28,6 +29,7 @@ env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
 env.filters["datetime"] = i18n.format_datetime
 env.filters["date"] = i18n.format_date
 env.globals["LOCALE_NAMES"] = i18n.LOCALE_NAMES
+env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.globals["HTMX"] = "/static/vendor/htmx-2.0.11.min.js"
 
 
