@@ -14,7 +14,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signage import accounts, audit, errors, health, i18n, people
+from signage import accounts, audit, errors, health, i18n, live, people
 from signage.db import Database
 from signage.events import EventBus
 from signage.settings import Settings
@@ -98,6 +98,7 @@ def all_routes() -> list:
         *health.routes,
         *audit.routes,
         *people.routes,
+        *live.routes,
         *media.library.routes,
         *playlists.layouts.routes,
         *player.screens.routes,

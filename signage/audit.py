@@ -45,6 +45,8 @@ async def record(
     )
     async with request.app.state.db.begin() as s:
         s.add(entry)
+    request.state.audited = True
+    await request.app.state.bus.notify("audit", {"type": "audit"})
 
 
 def _day(value: str, end: bool = False) -> dt.datetime | None:

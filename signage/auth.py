@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from signage.errors import Forbidden, Unauthorized
+from signage.errors import AppError, Forbidden, Unauthorized
 from signage.i18n import LOCALES, current_locale
 from signage.i18n import gettext as _
 from signage.models import ApiToken, User
@@ -173,6 +173,16 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden(_("The form has expired. Reload the page and try again."))
 
 
+async def audit_refusal(request: Request, path: str, exc: AppError) -> None:
+    """Every refused change by a known user is in the audit log, even where the
+    handler did not log it itself (then its action is the method and route)."""
+    if request.method in SAFE_METHODS or request.state.user is None or getattr(request.state, "audited", False):
+        return
+    from signage import audit
+
+    await audit.record(request, f"{request.method} {path}", request.url.path, result="failure", reason=exc.message)
+
+
 def allowed(user: User | None, allow: str | tuple[str, ...]) -> bool:
     if allow == PUBLIC:
         return True
@@ -205,13 +215,17 @@ def route(
         user = request.state.user
         if user is not None and user.locale in LOCALES and not request.scope.get("signage.lang_cookie"):
             current_locale.set(user.locale)
-        if not allowed(user, allow):
-            if user is None:
-                raise Unauthorized(_("Please sign in."))
-            raise Forbidden(_("Your role may not do this."))
-        if csrf and request.method not in SAFE_METHODS and request.state.via != "token":
-            await check_csrf(request)
-        return await endpoint(request)
+        try:
+            if not allowed(user, allow):
+                if user is None:
+                    raise Unauthorized(_("Please sign in."))
+                raise Forbidden(_("Your role may not do this."))
+            if csrf and request.method not in SAFE_METHODS and request.state.via != "token":
+                await check_csrf(request)
+            return await endpoint(request)
+        except AppError as exc:
+            await audit_refusal(request, path, exc)
+            raise
 
     r = Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
     r.allow = allow  # type: ignore[attr-defined]  # read by tests/test_roles.py

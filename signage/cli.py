@@ -117,14 +117,15 @@ def token_create(email: str, name: str) -> None:
 
 
 @main.command()
-def demo() -> None:
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="where the server will be")
+def demo(url: str) -> None:
     """Add demo data (idempotent) and print how to sign in."""
     from signage import demo as demo_data
 
     password = run(demo_data.load(Settings.from_env()))
     click.echo("")
-    click.echo("  Sign in at http://127.0.0.1:8000/login")
+    click.echo(f"  Sign in at {url}/login")
     click.echo(f"  admin:  admin@example.com / {password}")
     click.echo(f"  others: editor@, roomadmin@, service@, member@example.com / {password}")
-    click.echo("  A screen: open http://127.0.0.1:8000/player in another window")
+    click.echo(f"  A screen: open {url}/player in another window")
     click.echo("")

@@ -79,39 +79,32 @@ async def _content(settings: Settings, editor_id: int) -> None:
                 s.add(media)
                 await s.flush()
             if not await s.scalar(select(func.count()).select_from(Layout)):
-                s.add(
-                    Layout(
-                        name="Lobby welcome",
-                        width=1920,
-                        height=1080,
-                        regions=[
-                            {
-                                "id": "img1",
-                                "x": 0,
-                                "y": 0,
-                                "w": 1280,
-                                "h": 1080,
-                                "z": 0,
-                                "widget": "image",
-                                "options": {"media_id": media.id, "fit": "cover"},
-                            },
-                            {
-                                "id": "clk1",
-                                "x": 1280,
-                                "y": 0,
-                                "w": 640,
-                                "h": 1080,
-                                "z": 1,
-                                "widget": "clock",
-                                "options": {
-                                    "timezone": settings.timezone,
-                                    "hour12": False,
-                                    "show_date": True,
-                                    "style": "digital",
-                                },
-                            },
-                        ],
-                    )
-                )
+                await s.flush()
+                await _lobby_layout(s, settings, media.id, editor_id)
     finally:
         await db.close()
+
+
+async def _lobby_layout(s, settings: Settings, media_id: int, editor_id: int) -> None:
+    """An image beside a clock, published as version 1."""
+    from playlists.models import Layout, LayoutVersion
+
+    clock = {"timezone": settings.timezone, "hour12": False, "show_date": True, "style": "digital"}
+    regions = [
+        {
+            "id": "img1",
+            "x": 0,
+            "y": 0,
+            "w": 1280,
+            "h": 1080,
+            "z": 0,
+            "widget": "image",
+            "options": {"media_id": media_id, "fit": "cover"},
+        },
+        {"id": "clk1", "x": 1280, "y": 0, "w": 640, "h": 1080, "z": 1, "widget": "clock", "options": clock},
+    ]
+    layout = Layout(name="Lobby welcome", width=1920, height=1080, regions=regions, published_version=1)
+    s.add(layout)
+    await s.flush()
+    content = {"width": layout.width, "height": layout.height, "regions": regions}
+    s.add(LayoutVersion(layout_id=layout.id, version=1, content=content, published_by=editor_id))

@@ -4,7 +4,7 @@ import csv
 import datetime as dt
 import io
 
-from conftest import csrf, login, rows
+from conftest import api_token, csrf, login, rows
 from sqlalchemy import select
 
 from signage.models import AuditEntry
@@ -73,3 +73,27 @@ def test_audit_page_is_for_admins_only(client):
     login(client, "editor")
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit.csv").status_code == 403
+
+
+def test_live_topics_check_the_role(client):
+    login(client, "editor")
+    assert client.get("/events/audit").status_code == 403
+    assert client.get("/events/nothing").status_code == 404
+
+
+def test_refused_api_changes_are_logged_even_without_a_handler_entry(client):
+    headers = api_token(client, "editor")
+    client.cookies.clear()
+    r = client.post("/api/v1/layouts/4242/publish", headers=headers)
+    assert r.status_code == 404
+    r = client.post("/api/v1/screens/claim", headers=headers, content=b"{oops")
+    assert r.status_code == 400
+    entries = rows(client, select(AuditEntry).where(AuditEntry.result == "failure").order_by(AuditEntry.id))
+    actions = [(e.action, e.reason) for e in entries]
+    assert ("layout.publish", "No such layout.") in actions
+    assert ("POST /api/v1/screens/claim", "The request body is not valid JSON.") in actions
+    # A member trying an editor's change is logged too.
+    member = api_token(client, "member")
+    assert client.post("/api/v1/layouts/1/publish", headers=member).status_code == 403
+    [refused] = rows(client, select(AuditEntry).where(AuditEntry.role == "member", AuditEntry.result == "failure"))
+    assert refused.action == "POST /api/v1/layouts/{id:int}/publish" and refused.result == "failure"
