@@ -36,7 +36,7 @@ async def check_regions(s, layout: Layout, regions: list[api.RegionIn]) -> list[
         try:
             region = layouts.check_region(layout, r.model_dump(include={"x", "y", "w", "h", "z"}), r.widget, r.options)
         except Invalid as exc:
-            raise Invalid(_("Region %(n)s: %(message)s", n=i + 1, message=exc.message), exc.detail) from None
+            raise Invalid(_("Region %(n)s: %(problem)s", n=i + 1, problem=exc.message), exc.detail) from None
         if r.widget == "playlist" and await s.get(Playlist, region["options"]["playlist_id"]) is None:
             raise Invalid(_("Region %(n)s: no such playlist.", n=i + 1), [{"field": "playlist_id"}])
         region_id = r.id or uuid.uuid4().hex[:8]

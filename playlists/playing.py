@@ -74,7 +74,8 @@ async def screen_layout(db, screen: Screen, now: dt.datetime | None = None) -> t
         entry = rules.winner(entries, now)
         version = await published(s, entry.layout_id if entry else screen.layout_id)
     change = rules.next_change(entries, now)
-    next_check = (change - now).total_seconds() if change else None
+    # No change within the horizon: still look again then (an entry may start later).
+    next_check = (change - now).total_seconds() if change else rules.HORIZON.total_seconds() if entries else None
     if version is None:
         return None, next_check
     content, item_change = await render_content(db, version.content, now)

@@ -37,7 +37,7 @@ def check_item(item: api.PlaylistItemIn, n: int) -> dict:
     try:
         options = widgets.validate(item.widget, item.options)
     except Invalid as exc:
-        raise Invalid(_("Item %(n)s: %(message)s", n=n, message=exc.message), exc.detail) from None
+        raise Invalid(_("Item %(n)s: %(problem)s", n=n, problem=exc.message), exc.detail) from None
     if item.duration is None and item.widget != "video":
         raise Invalid(_("Item %(n)s: only a video may play without a duration.", n=n), [{"field": "duration"}])
     start, end = item.valid_from, item.valid_until
