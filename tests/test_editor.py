@@ -131,3 +131,29 @@ def test_publish_then_roll_back_reaches_the_screen(client):
         ("layout.rollback", "success"),
         ("layout.rollback", "failure"),
     ]
+
+
+def test_every_api_operation_is_described_and_routed(client):
+    """`playlists.api.OPENAPI` lists each operation once, each has a route, and its models make JSON schemas."""
+    from pydantic import TypeAdapter
+    from starlette.routing import Route
+
+    from playlists.api import OPENAPI
+
+    routed = {
+        (m.lower(), r.path.replace(":int", ""))
+        for r in client.app.routes
+        if isinstance(r, Route)
+        for m in r.methods - {"HEAD"}
+    }
+    described = [(method, path) for method, path, *_rest in OPENAPI]
+    assert len(described) == len(set(described))
+    assert set(described) <= routed, set(described) - routed
+    ours = {(m, p) for m, p in routed if p.startswith(("/api/v1/layouts", "/api/v1/playlists", "/api/v1/schedules"))}
+    ours |= {(m, p) for m, p in routed if p.startswith("/api/v1/emergency") or p.endswith("/playing")}
+    assert ours <= set(described), ours - set(described)
+    for _method, _path, summary, body, answer in OPENAPI:
+        assert summary
+        for model in (body, answer):
+            if model is not None:
+                assert TypeAdapter(model).json_schema()
