@@ -84,10 +84,11 @@ def _offset_changes(tz: ZoneInfo, start: dt.datetime, end: dt.datetime) -> list[
 
 
 def _candidates(entry: Entry, now: dt.datetime, until: dt.datetime) -> set[dt.datetime]:
-    """Every instant in (now, until] where the entry may switch on or off."""
+    """Every wall-clock instant in (now, until] where the entry may switch on or off
+    (its zone's offset changes are added by the caller, once per zone)."""
     tz = zone(entry.timezone)
     first = now.astimezone(tz).date() - dt.timedelta(days=1)
-    out = set(_offset_changes(tz, now, until))
+    out = set()
     for n in range((until - now).days + 3):
         day = first + dt.timedelta(days=n)
         for minute in (0, entry.start_minute, entry.end_minute):
@@ -103,18 +104,26 @@ def next_change(entries: list[Entry], now: dt.datetime, horizon: dt.timedelta = 
     """The first instant after `now` where the winning entry differs, within `horizon`.
 
     Between two candidate instants no entry switches, so the winner is constant:
-    checking the candidates in order finds the exact instant of the change.
+    checking the candidates in order finds the exact instant of the change. They
+    are made a day at a time, as the change is usually near.
     """
     if not entries:
         return None
     until = now + horizon
     current = winner(entries, now)
-    times: set[dt.datetime] = set()
-    for e in entries:
-        times |= _candidates(e, now, until)
-    for t in sorted(times):
-        if winner(entries, t) != current:
-            return t
+    offsets: set[dt.datetime] = set()
+    for name in {e.timezone for e in entries}:
+        offsets.update(_offset_changes(zone(name), now, until))
+    lo = now
+    while lo < until:
+        hi = min(lo + dt.timedelta(days=1), until)
+        times = {t for t in offsets if lo < t <= hi}
+        for e in entries:
+            times |= _candidates(e, lo, hi)
+        for t in sorted(times):
+            if winner(entries, t) != current:
+                return t
+        lo = hi
     return None
 
 
