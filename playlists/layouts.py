@@ -183,6 +183,7 @@ async def edit_page(request: Request, status_code: int = 200, error: AppError | 
         "playlists": playlists,
         "versions": versions,
         "widget_types": widgets.REGISTRY,
+        "labels": {k: _(w.label) for k, w in widgets.REGISTRY.items()} | {"playlist": _("Playlist")},
         "error": error,
     }
     return render(request, "layouts/edit.html", ctx, status_code=status_code)

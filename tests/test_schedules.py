@@ -142,3 +142,30 @@ def test_emergency_override_wins_until_cleared_and_is_audited(client):
         ("emergency.start", "failure"),
         ("emergency.start", "failure"),
     ]
+
+
+def test_publishing_tells_every_screen_whose_plan_involves_the_layout(client):
+    """Default layout, an entry for the screen, an entry for its group, an override: each counts."""
+    from conftest import in_app
+
+    from playlists.publishing import affected_screens
+
+    headers = api_token(client, "editor")
+    lid, other = published_layout(client, headers, "Target"), published_layout(client, headers, "Other")
+    group, quiet_group = make_group(client, "G"), make_group(client, "Quiet")
+    by_default, _k = make_screen(client, layout_id=lid)
+    by_entry, _k = make_screen(client, layout_id=other)
+    in_group, _k = make_screen(client, group_id=group)
+    untouched, _k = make_screen(client, layout_id=other, group_id=quiet_group)
+    entry = {"start_date": "2026-01-01"}
+    client.post("/api/v1/schedules", headers=headers, json={"layout_id": lid, "screen_id": by_entry, **entry})
+    client.post("/api/v1/schedules", headers=headers, json={"layout_id": lid, "group_id": group, **entry})
+
+    async def affected(layout_id):
+        async with client.app.state.db.session() as s:
+            return await affected_screens(s, {layout_id})
+
+    assert in_app(client, affected, lid) == {by_default, by_entry, in_group}
+    assert untouched not in in_app(client, affected, lid)
+    client.post("/api/v1/emergency", headers=headers, json={"layout_id": lid, "group_id": quiet_group})
+    assert in_app(client, affected, lid) == {by_default, by_entry, in_group, untouched}

@@ -15,6 +15,7 @@
   const panel = document.getElementById("panel");
   const csrf = document.querySelector("meta[name=csrf-token]").content;
   const GRID = 10, EDGE = 12;
+  const labels = JSON.parse(root.dataset.labels || "{}");
 
   let regions = [];        // [{id, x, y, w, h, z, widget, options}]
   let saved = "[]";        // the last list the server accepted (JSON)
@@ -68,7 +69,7 @@
       const content = el.querySelector(".region-content");
       const inner = html[r.id] || "";
       if (content.dataset.html !== inner) { content.innerHTML = inner; content.dataset.html = inner; }
-      el.querySelector(".region-label").textContent = `${r.widget} · ${r.w}×${r.h}`;
+      el.querySelector(".region-label").textContent = `${labels[r.widget] || r.widget} · ${r.w}×${r.h}`;
     }
     for (const el of byId.values()) el.remove();
     Signage.widgets.start(canvas);

@@ -147,6 +147,14 @@ def test_drag_a_clock_resize_set_time_zone_publish_and_see_it_on_the_player(make
     a.locator("#canvas .w-clock[data-tz='America/New_York']").wait_for()
     assert layout_row(server, layout_id).regions[0]["options"]["timezone"] == "America/New_York"
 
+    # A wrong time zone is refused inline and changes nothing.
+    tz = a.locator("#panel input[name='o.timezone']")
+    tz.fill("Mars/Olympus")
+    tz.press("Tab")
+    a.locator("#panel .field-error", has_text="unknown time zone").wait_for()
+    assert layout_row(server, layout_id).regions[0]["options"]["timezone"] == "America/New_York"
+    a.locator("#canvas .w-clock[data-tz='America/New_York']").wait_for()
+
     # Undo and redo the time zone.
     a.locator("#canvas").click(position={"x": 2, "y": 2})
     a.keyboard.press("Control+z")
