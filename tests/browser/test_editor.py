@@ -139,6 +139,24 @@ def test_drag_a_clock_resize_set_time_zone_publish_and_see_it_on_the_player(make
     wait_saved(a)
     [resized] = layout_row(server, layout_id).regions
     assert resized["w"] > w0 and resized["h"] > h0 and resized["x"] == saved[0]["x"]
+    assert saved[0]["x"] % 10 == 0 and saved[0]["y"] % 10 == 0 and resized["w"] % 10 == 0  # snapped to the grid
+
+    # Arrow keys nudge; duplicate, z-order and delete from the keyboard and the toolbar.
+    a.keyboard.press("ArrowRight")
+    a.keyboard.press("Shift+ArrowDown")
+    a.wait_for_function(f"Signage.editor.state().regions[0].x === {resized['x'] + 1}")
+    a.wait_for_function(f"Signage.editor.state().regions[0].y === {resized['y'] + 10}")
+    a.keyboard.press("Control+d")
+    a.wait_for_function("Signage.editor.state().regions.length === 2")
+    copy_id = a.evaluate("Signage.editor.state().selected")
+    a.locator("[data-action=backward]").click()
+    a.wait_for_function(f"Signage.editor.state().regions.find(r => r.id === {copy_id!r}).z === 0")
+    a.keyboard.press("Delete")
+    a.wait_for_function("Signage.editor.state().regions.length === 1")
+    wait_saved(a)
+    [nudged] = layout_row(server, layout_id).regions
+    assert (nudged["x"], nudged["y"]) == (resized["x"] + 1, resized["y"] + 10)
+    region.click()
 
     # Set its time zone in the side panel: the canvas shows the real widget with it.
     tz = a.locator("#panel input[name='o.timezone']")
