@@ -82,8 +82,9 @@ def template_regions(key: str, width: int, height: int) -> list[dict]:
     return [{**r, "options": widgets.validate(r["widget"], {})} for r in out]
 
 
-def canvas_size(form) -> tuple[int, int]:
-    key = str(form.get("size", "1920x1080"))
+def canvas_size(form, template: str = "") -> tuple[int, int]:
+    """The size chosen in the form; none chosen: the template's own size, else 1920x1080."""
+    key = str(form.get("size") or (TEMPLATES[template][1] if template else "1920x1080"))
     if key == "custom":
         width, height = form_int(form, "width"), form_int(form, "height")
         if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
@@ -137,7 +138,7 @@ async def create_layout(request: Request) -> Response:
     template = str(form.get("template", ""))
     if template and template not in TEMPLATES:
         raise Invalid(_("Unknown template."), {"field": "template"})
-    width, height = canvas_size(form)
+    width, height = canvas_size(form, template)
     async with request.app.state.db.begin() as s:
         layout = Layout(name=name, width=width, height=height, regions=template_regions(template, width, height))
         s.add(layout)

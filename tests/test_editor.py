@@ -86,6 +86,9 @@ def test_templates_custom_sizes_and_duplicates(client):
     door = rows(client, select(Layout))[0]
     assert [r["widget"] for r in door.regions] == ["image", "clock"]
     assert all(r["x"] + r["w"] <= 1280 and r["y"] + r["h"] <= 800 for r in door.regions)
+    client.post("/layouts", data={"name": "Poster", "size": "", "template": "poster", "csrf_token": token})
+    poster = rows(client, select(Layout).where(Layout.name == "Poster"))[0]
+    assert (poster.width, poster.height) == (1080, 1920) and poster.regions[0]["h"] == 1536
     data = {"name": "Kiosk", "size": "custom", "width": "768", "height": "1366", "template": "poster"}
     client.post("/layouts", data={**data, "csrf_token": token})
     kiosk = rows(client, select(Layout).where(Layout.name == "Kiosk"))[0]
@@ -101,7 +104,7 @@ def test_templates_custom_sizes_and_duplicates(client):
         (x["widget"], x["x"], x["w"]) for x in door.regions
     ]
     assert {x["id"] for x in twin.regions}.isdisjoint({x["id"] for x in door.regions})
-    assert len(rows(client, select(Layout))) == 3
+    assert len(rows(client, select(Layout))) == 4
 
 
 def test_publish_then_roll_back_reaches_the_screen(client):
