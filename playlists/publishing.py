@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 import widgets
 from media.models import Media
@@ -145,7 +145,7 @@ async def refresh_layouts(s, playlist_id: int, items: list, user_id: int | None)
     query = (
         select(Layout, LayoutVersion)
         .join(LayoutVersion, LayoutVersion.layout_id == Layout.id)
-        .where(LayoutVersion.version == Layout.published_version, or_(Layout.published_version > 0))
+        .where(LayoutVersion.version == Layout.published_version, Layout.published_version > 0)
     )
     touched = set()
     for layout, current in (await s.execute(query)).all():

@@ -22,7 +22,7 @@
   const html = {};         // region id → rendered widget
   let selected = null, scale = 1;
   const history = [], future = [];
-  let saving = null, dirty = false;
+  let saving = null, dirty = false, fromCommit = false;
 
   // ---- geometry ----
   function fit() {
@@ -84,6 +84,7 @@
     future.length = 0;
     regions = next;
     draw();
+    fromCommit = true;
     save();
   }
   async function save() {
@@ -91,6 +92,8 @@
     status.textContent = root.dataset.msgSaving;
     status.className = "save-status";
     const body = JSON.stringify({ regions });
+    const undoable = fromCommit;
+    fromCommit = false;
     saving = fetch(`/api/v1/layouts/${layoutId}?preview=1`, {
       method: "PUT", body, headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
     }).then(async (r) => {
@@ -99,7 +102,7 @@
         status.textContent = `${root.dataset.msgRefused} ${answer.message}`;
         status.className = "save-status refused";
         regions = JSON.parse(saved);  // nothing changed on the server; show what it holds
-        history.pop();
+        if (undoable) history.pop();
       } else {
         accept(answer);
         status.textContent = root.dataset.msgSaved;
