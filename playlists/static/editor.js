@@ -106,6 +106,7 @@
       } else {
         accept(answer);
         status.textContent = root.dataset.msgSaved;
+        refreshExact();
       }
       draw();
       refreshPanel();
@@ -120,6 +121,15 @@
     for (const r of layout.regions) { html[r.id] = r.html; delete r.html; }
     saved = JSON.stringify(layout.regions);
     if (!dirty) regions = layout.regions;  // a newer local change is on its way to the server
+  }
+  // The plain forms below the designer (exact values, no script needed) follow the draft.
+  async function refreshExact() {
+    const exact = document.querySelector(".exact .editor");
+    if (!exact || exact.contains(document.activeElement)) return;
+    const r = await fetch(location.pathname, { headers: { Accept: "text/html" } });
+    if (!r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector(".exact .editor");
+    if (fresh && !exact.contains(document.activeElement)) exact.replaceChildren(...fresh.childNodes);
   }
   async function load(pushHistory) {
     const r = await fetch(`/api/v1/layouts/${layoutId}?preview=1`, { headers: { Accept: "application/json" } });
@@ -163,8 +173,12 @@
   panel.dataset.empty = panel.textContent.trim();
   document.body.addEventListener("htmx:beforeSwap", (e) => {
     if (e.detail.xhr.status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+    // A panel fetched while the user started typing in the current one must not replace it.
+    if (e.detail.requestConfig && e.detail.requestConfig.verb === "get" && panel.contains(document.activeElement)) {
+      e.detail.shouldSwap = false;
+    }
   });
-  document.body.addEventListener("layout-saved", () => load(true));
+  document.body.addEventListener("layout-saved", () => load(true).then(refreshExact));
 
   const byId = (id) => regions.find((r) => r.id === id);
   function change(fn) {

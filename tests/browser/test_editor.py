@@ -139,6 +139,7 @@ def test_drag_a_clock_resize_set_time_zone_publish_and_see_it_on_the_player(make
     wait_saved(a)
     [resized] = layout_row(server, layout_id).regions
     assert resized["w"] > w0 and resized["h"] > h0 and resized["x"] == saved[0]["x"]
+    a.locator(f".exact form.region[data-region='{resized['id']}'] input[name=w][value='{resized['w']}']").wait_for()
     assert saved[0]["x"] % 10 == 0 and saved[0]["y"] % 10 == 0 and resized["w"] % 10 == 0  # snapped to the grid
 
     # Arrow keys nudge; duplicate, z-order and delete from the keyboard and the toolbar.
@@ -157,6 +158,9 @@ def test_drag_a_clock_resize_set_time_zone_publish_and_see_it_on_the_player(make
     [nudged] = layout_row(server, layout_id).regions
     assert (nudged["x"], nudged["y"]) == (resized["x"] + 1, resized["y"] + 10)
     region.click()
+    a.locator(
+        f"#panel form.region-panel[data-region='{resized['id']}'] input[name=x][value='{resized['x'] + 1}']"
+    ).wait_for()
 
     # Set its time zone in the side panel: the canvas shows the real widget with it.
     tz = a.locator("#panel input[name='o.timezone']")
