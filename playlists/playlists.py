@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 import widgets
 from media.models import Media
 from playlists import api, publishing
+from playlists.layouts import form_options
 from playlists.models import Playlist, PlaylistVersion
 from signage import audit, i18n
 from signage.api import json_body, parse
@@ -134,6 +135,7 @@ async def edit_page(request: Request, status_code: int = 200, error: AppError | 
             {
                 **i,
                 "label": item_label(i, names),
+                "fields": item_fields(i),
                 "valid_from_local": local_input(i.get("valid_from")),
                 "valid_until_local": local_input(i.get("valid_until")),
             }
@@ -148,6 +150,13 @@ async def edit_page(request: Request, status_code: int = 200, error: AppError | 
     if request.headers.get("HX-Request") and status_code == 200:
         return render(request, "playlists/edit.html", ctx, block="items")
     return render(request, "playlists/edit.html", ctx, status_code=status_code)
+
+
+def item_fields(item: dict) -> list[dict]:
+    """The option fields of an item's widget (from its schema); none for an unknown type."""
+    if item["widget"] not in widgets.REGISTRY:
+        return []
+    return widgets.form_fields(item["widget"], item["options"])
 
 
 def item_label(item: dict, media_names: dict) -> str:
@@ -210,8 +219,11 @@ async def update_item(request: Request) -> Response:
         raw = str(form.get("duration", "")).strip()
         if raw and not raw.isdigit():
             raise Invalid(_("The duration must be a whole number of seconds."), {"field": "duration"})
+        widget = items[i]["widget"]
+        options = {**items[i]["options"], **(form_options(form, widget) if widget in widgets.REGISTRY else {})}
         items[i] = {
             **items[i],
+            "options": options,
             "duration": int(raw) if raw else None,
             "transition": str(form.get("transition", "none")),
             "enabled": form.get("enabled") is not None,

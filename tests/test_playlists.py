@@ -40,6 +40,22 @@ def test_items_reorder_publish_and_play(client):
     form = {"duration": "5", "transition": "fade", "enabled": "on", "valid_from": "", "valid_until": ""}
     r = client.post(f"/playlists/{pid}/items/{second}", data={**form, "csrf_token": csrf(client)})
     assert r.status_code == 200
+    r = client.post(
+        f"/playlists/{pid}/items/{clock}",
+        data={
+            **form,
+            "duration": "10",
+            "transition": "none",
+            "o.timezone": "Europe/Berlin",
+            "csrf_token": csrf(client),
+        },
+    )
+    assert r.status_code == 200 and 'value="Europe/Berlin"' in r.text
+    r = client.post(
+        f"/playlists/{pid}/items/{clock}", data={**form, "o.timezone": "Atlantis", "csrf_token": csrf(client)}
+    )
+    assert r.status_code == 400 and "unknown time zone" in r.text
+    assert rows(client, select(Playlist))[0].items[1]["options"]["media_id"] == b
     order = f"{clock},{second},{first}"
     r = client.post(f"/playlists/{pid}/order", data={"order": order}, headers={**headers, "HX-Request": "true"})
     assert r.status_code == 200 and 'id="items-block"' in r.text and "<html" not in r.text
@@ -59,7 +75,7 @@ def test_items_reorder_publish_and_play(client):
         (second, 5, "fade"),
         (first, 10, "none"),
     ]
-    assert 'data-widget="clock"' in region["items"][0]["html"] and "<img" in region["items"][1]["html"]
+    assert 'data-tz="Europe/Berlin"' in region["items"][0]["html"] and "<img" in region["items"][1]["html"]
 
     # Publishing the playlist again makes a new layout version the screen plays.
     client.post(f"/playlists/{pid}/order", data={"order": f"{first},{second},{clock}"}, headers=headers)
