@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from player.models import Screen
-from playlists.layouts import render_content
-from playlists.models import Layout, LayoutVersion
+from playlists.playing import screen_layout
 from signage.auth import PUBLIC, SCREEN, hash_token, route
 from signage.db import utcnow
 from signage.errors import Invalid
@@ -58,21 +56,11 @@ async def screen_state(request: Request, screen: Screen) -> dict:
         "screen": {"id": screen.id, "name": screen.name, "claimed": screen.claimed},
         "code": None if screen.claimed else screen.pairing_code,
         "layout": None,
+        "next_check": None,
     }
-    if not screen.claimed or screen.layout_id is None:
+    if not screen.claimed:
         return state
-    db = request.app.state.db
-    async with db.session() as s:
-        row = (
-            await s.execute(
-                select(LayoutVersion)
-                .join(Layout, Layout.id == LayoutVersion.layout_id)
-                .where(Layout.id == screen.layout_id, LayoutVersion.version == Layout.published_version)
-            )
-        ).scalar_one_or_none()
-    if row is not None:
-        content = await render_content(db, row.content)
-        state["layout"] = {"id": row.layout_id, "version": row.version, **content}
+    state["layout"], state["next_check"] = await screen_layout(request.app.state.db, screen)
     return state
 
 

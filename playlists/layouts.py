@@ -1,7 +1,9 @@
-"""Layouts: a canvas of regions, each holding a widget. Draft, then publish.
+"""Layouts: a canvas of regions, each holding a widget or a playlist. Draft, then publish.
 
-The plain-form editor lives here; the drag-and-drop editor builds on the same
-routes and the same validation (`check_region`).
+The pages live here: the list (new from a size and a template, duplicate), the
+drag-and-drop editor page, and the plain forms (exact values, work without
+script). The JSON endpoints the editor script calls are in `playlists.editor`;
+all of them validate regions with `check_region`.
 """
 
 from __future__ import annotations
@@ -9,22 +11,37 @@ from __future__ import annotations
 import uuid
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 import widgets
 from media.models import Media
-from player.models import Screen
-from playlists.models import Layout, LayoutVersion
+from playlists import playing, publishing
+from playlists.models import Layout, LayoutVersion, Playlist
 from signage import audit
 from signage.auth import route
-from signage.errors import AppError, Conflict, Invalid, NotFound
+from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.i18n import lazy
 from signage.templating import render
 
 EDITORS = ("editor",)
 PRESETS = {"1920x1080": (1920, 1080), "1080x1920": (1080, 1920), "1280x800": (1280, 800), "800x1280": (800, 1280)}
+MAX_SIDE = 7680
+# Starting points: each region as fractions of the canvas (x, y, w, h) and a widget type.
+TEMPLATES = {
+    "door": (lazy("Door display"), "1280x800", [(0, 0, 0.62, 1, "image"), (0.62, 0, 0.38, 1, "clock")]),
+    "lobby": (lazy("Lobby board"), "1920x1080", [(0, 0, 0.7, 1, "image"), (0.7, 0, 0.3, 0.4, "clock")]),
+    "fullscreen": (lazy("Full-screen media"), "1920x1080", [(0, 0, 1, 1, "image")]),
+    "poster": (lazy("Portrait poster"), "1080x1920", [(0, 0, 1, 0.8, "image"), (0, 0.8, 1, 0.2, "clock")]),
+}
+
+
+class PlaylistOptions(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    playlist_id: int = Field(gt=0)
 
 
 class RegionBox(BaseModel):
@@ -43,7 +60,39 @@ def check_region(layout: Layout, box: dict, widget_type: str, options: dict) -> 
         raise Invalid(_("The region's position or size is not valid."), fields) from None
     if b.x + b.w > layout.width or b.y + b.h > layout.height:
         raise Invalid(_("The region must lie inside the %(w)sx%(h)s canvas.", w=layout.width, h=layout.height))
-    return {**b.model_dump(), "widget": widget_type, "options": widgets.validate(widget_type, options)}
+    if widget_type == "playlist":
+        try:
+            options = PlaylistOptions.model_validate(options).model_dump()
+        except ValidationError:
+            raise Invalid(_("Choose a playlist for this region."), [{"field": "playlist_id"}]) from None
+    else:
+        options = widgets.validate(widget_type, options)
+    return {**b.model_dump(), "widget": widget_type, "options": options}
+
+
+def template_regions(key: str, width: int, height: int) -> list[dict]:
+    """The regions of a starting template on a canvas of that size (unknown widget types left out)."""
+    out = []
+    for fx, fy, fw, fh, widget_type in TEMPLATES[key][2] if key in TEMPLATES else []:
+        if widget_type not in widgets.REGISTRY:
+            continue
+        box = {"x": round(fx * width), "y": round(fy * height), "w": round(fw * width), "h": round(fh * height)}
+        box["w"], box["h"] = min(box["w"], width - box["x"]), min(box["h"], height - box["y"])
+        out.append({"id": uuid.uuid4().hex[:8], **box, "z": len(out), "widget": widget_type, "options": {}})
+    return [{**r, "options": widgets.validate(r["widget"], {})} for r in out]
+
+
+def canvas_size(form, template: str = "") -> tuple[int, int]:
+    """The size chosen in the form; none chosen: the template's own size, else 1920x1080."""
+    key = str(form.get("size") or (TEMPLATES[template][1] if template else "1920x1080"))
+    if key == "custom":
+        width, height = form_int(form, "width"), form_int(form, "height")
+        if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+            raise Invalid(_("Width and height must be between 1 and %(max)s pixels.", max=MAX_SIDE), {"field": "width"})
+        return width, height
+    if key not in PRESETS:
+        raise Invalid(_("Unknown screen size."), {"field": "size"})
+    return PRESETS[key]
 
 
 def form_int(form, name: str) -> int:
@@ -71,17 +120,14 @@ def form_options(form, widget_type: str) -> dict:
     return options
 
 
-async def get_layout(s, layout_id: int, lock: bool = False) -> Layout:
-    layout = await s.get(Layout, layout_id, with_for_update=lock)
-    if layout is None:
-        raise NotFound(_("No such layout."))
-    return layout
+get_layout = publishing.get_layout
 
 
 async def layouts_page(request: Request) -> Response:
     async with request.app.state.db.session() as s:
         layouts = (await s.scalars(select(Layout).order_by(Layout.name))).all()
-    return render(request, "layouts/list.html", {"layouts": layouts, "presets": PRESETS})
+    ctx = {"layouts": layouts, "presets": PRESETS, "templates": TEMPLATES}
+    return render(request, "layouts/list.html", ctx)
 
 
 async def create_layout(request: Request) -> Response:
@@ -89,32 +135,56 @@ async def create_layout(request: Request) -> Response:
     name = str(form.get("name", "")).strip()
     if not name or len(name) > 200:
         raise Invalid(_("Give the layout a name (up to 200 characters)."), {"field": "name"})
-    size = PRESETS.get(str(form.get("size", "1920x1080")))
-    if size is None:
-        raise Invalid(_("Unknown screen size."), {"field": "size"})
+    template = str(form.get("template", ""))
+    if template and template not in TEMPLATES:
+        raise Invalid(_("Unknown template."), {"field": "template"})
+    width, height = canvas_size(form, template)
     async with request.app.state.db.begin() as s:
-        layout = Layout(name=name, width=size[0], height=size[1], regions=[])
+        layout = Layout(name=name, width=width, height=height, regions=template_regions(template, width, height))
         s.add(layout)
-    await audit.record(request, "layout.create", f"layout:{layout.id}")
+    await audit.record(request, "layout.create", f"layout:{layout.id}", reason=template)
     return RedirectResponse(f"/layouts/{layout.id}", status_code=303)
+
+
+async def duplicate(request: Request) -> Response:
+    async with request.app.state.db.begin() as s:
+        source = await get_layout(s, request.path_params["id"])
+        copy = Layout(
+            name=_("%(name)s (copy)", name=source.name)[:200],
+            width=source.width,
+            height=source.height,
+            regions=[{**r, "id": uuid.uuid4().hex[:8]} for r in source.regions],
+        )
+        s.add(copy)
+    await audit.record(request, "layout.duplicate", f"layout:{copy.id}", reason=f"from layout:{source.id}")
+    return RedirectResponse(f"/layouts/{copy.id}", status_code=303)
+
+
+def region_fields(region: dict) -> list[dict]:
+    if region["widget"] == "playlist":
+        return []
+    return widgets.form_fields(region["widget"], region["options"])
 
 
 async def edit_page(request: Request, status_code: int = 200, error: AppError | None = None) -> Response:
     async with request.app.state.db.session() as s:
         layout = await get_layout(s, request.path_params["id"])
-        media = (await s.scalars(select(Media).where(Media.kind == "image").order_by(Media.name))).all()
+        media = (await s.scalars(select(Media).order_by(Media.name))).all()
+        playlists = (await s.scalars(select(Playlist).order_by(Playlist.name))).all()
         versions = (
             await s.scalars(
                 select(LayoutVersion).where(LayoutVersion.layout_id == layout.id).order_by(LayoutVersion.version.desc())
             )
         ).all()
-    regions = [{**r, "fields": widgets.form_fields(r["widget"], r["options"])} for r in layout.regions]
     ctx = {
         "layout": layout,
-        "regions": regions,
+        "regions": [{**r, "fields": region_fields(r)} for r in layout.regions],
         "media": media,
+        "images": [m for m in media if m.kind == "image"],
+        "playlists": playlists,
         "versions": versions,
         "widget_types": widgets.REGISTRY,
+        "labels": {k: _(w.label) for k, w in widgets.REGISTRY.items()} | {"playlist": _("Playlist")},
         "error": error,
     }
     return render(request, "layouts/edit.html", ctx, status_code=status_code)
@@ -128,7 +198,11 @@ async def change_regions(request: Request, change) -> Response:
             layout = await get_layout(s, request.path_params["id"])
             layout.regions = change(layout, form, list(layout.regions))
     except Invalid as exc:
+        await audit.record(
+            request, "layout.edit", f"layout:{request.path_params['id']}", result="failure", reason=exc.message
+        )
         return await edit_page(request, status_code=400, error=exc)
+    await audit.record(request, "layout.edit", f"layout:{layout.id}")
     return RedirectResponse(f"/layouts/{layout.id}", status_code=303)
 
 
@@ -143,7 +217,8 @@ async def add_region(request: Request) -> Response:
     def change(layout, form, regions):
         widget_type = str(form.get("widget", ""))
         box = {k: form_int(form, k) for k in ("x", "y", "w", "h")}
-        region = check_region(layout, {**box, "z": len(regions)}, widget_type, {})
+        options = {"playlist_id": form_int(form, "playlist_id")} if widget_type == "playlist" else {}
+        region = check_region(layout, {**box, "z": len(regions)}, widget_type, options)
         return regions + [{"id": uuid.uuid4().hex[:8], **region}]
 
     return await change_regions(request, change)
@@ -154,7 +229,11 @@ async def update_region(request: Request) -> Response:
         i = find_region(regions, request.path_params["rid"])
         old = regions[i]
         box = {k: form_int(form, k) for k in ("x", "y", "w", "h", "z")}
-        regions[i] = {"id": old["id"], **check_region(layout, box, old["widget"], form_options(form, old["widget"]))}
+        if old["widget"] == "playlist":
+            options = {"playlist_id": form_int(form, "o.playlist_id")}
+        else:
+            options = form_options(form, old["widget"])
+        regions[i] = {"id": old["id"], **check_region(layout, box, old["widget"], options)}
         return regions
 
     return await change_regions(request, change)
@@ -168,46 +247,37 @@ async def delete_region(request: Request) -> Response:
     return await change_regions(request, change)
 
 
-async def publish_layout(request: Request, layout_id: int) -> LayoutVersion:
-    """Freeze the draft as a new version and tell every screen that shows the layout."""
-    db = request.app.state.db
-    async with db.begin() as s:
-        layout = await get_layout(s, layout_id, lock=True)
-        regions = [{**r, "options": widgets.validate(r["widget"], r["options"])} for r in layout.regions]
-        media_ids = {r["options"].get("media_id") for r in regions} - {None}
-        if media_ids:
-            found = set((await s.scalars(select(Media.id).where(Media.id.in_(media_ids)))).all())
-            if media_ids - found:
-                raise Conflict(_("The layout uses media that were deleted; choose other media first."))
-        latest = await s.scalar(select(func.max(LayoutVersion.version)).where(LayoutVersion.layout_id == layout.id))
-        version = LayoutVersion(
-            layout_id=layout.id,
-            version=(latest or 0) + 1,
-            published_by=request.state.user.id,
-            content={"width": layout.width, "height": layout.height, "regions": regions},
-        )
-        s.add(version)
-        layout.published_version = version.version
-        screen_ids = (await s.scalars(select(Screen.id).where(Screen.layout_id == layout.id))).all()
-    bus = request.app.state.bus
-    for screen_id in screen_ids:
-        await bus.notify(f"screen:{screen_id}", {"type": "layout", "layout_id": layout_id, "version": version.version})
-    return version
-
-
 async def publish(request: Request) -> Response:
+    """Publish the draft, or with `version` (form or JSON) roll back to that earlier version."""
     layout_id = request.path_params["id"]
+    api = "/api/" in request.url.path
+    action = "layout.rollback" if request.url.path.endswith("/rollback") else "layout.publish"
     try:
-        version = await publish_layout(request, layout_id)
+        back_to = await rollback_target(request, api) if action == "layout.rollback" else None
+        version = await publishing.publish_layout(request, layout_id, rollback_to=back_to)
     except AppError as exc:
-        await audit.record(request, "layout.publish", f"layout:{layout_id}", result="failure", reason=exc.message)
-        if "/api/" in request.url.path:
+        await audit.record(request, action, f"layout:{layout_id}", result="failure", reason=exc.message)
+        if api:
             raise
         return await edit_page(request, status_code=exc.status, error=exc)
-    await audit.record(request, "layout.publish", f"layout:{layout_id}", reason=f"version {version.version}")
-    if "/api/" in request.url.path:
+    reason = f"version {version.version}" + (f" (content of version {back_to})" if back_to else "")
+    await audit.record(request, action, f"layout:{layout_id}", reason=reason)
+    if api:
         return JSONResponse({"layout_id": layout_id, "version": version.version}, status_code=201)
     return RedirectResponse(f"/layouts/{layout_id}", status_code=303)
+
+
+async def rollback_target(request: Request, api: bool) -> int:
+    if api:
+        from signage.api import json_body
+
+        raw = (await json_body(request)).get("version")
+    else:
+        raw = (await request.form()).get("version")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise Invalid(_("Say which version to roll back to."), {"field": "version"}) from None
 
 
 async def preview(request: Request) -> Response:
@@ -215,34 +285,14 @@ async def preview(request: Request) -> Response:
     async with request.app.state.db.session() as s:
         layout = await get_layout(s, request.path_params["id"])
     content = {"width": layout.width, "height": layout.height, "regions": layout.regions}
-    rendered = await render_content(request.app.state.db, content)
+    rendered, _change = await playing.render_content(request.app.state.db, content)
     return render(request, "layouts/preview.html", {"layout": layout, "content": rendered})
 
 
 async def render_content(db, content: dict) -> dict:
-    regions = []
-    for r in sorted(content["regions"], key=lambda r: r.get("z", 0)):
-        html = await widgets.render(r["widget"], r["options"], db)
-        regions.append({k: r[k] for k in ("id", "x", "y", "w", "h", "z", "widget")} | {"html": html})
-    return {"width": content["width"], "height": content["height"], "regions": regions}
-
-
-async def api_layouts(request: Request) -> Response:
-    async with request.app.state.db.session() as s:
-        layouts = (await s.scalars(select(Layout).order_by(Layout.id))).all()
-    return JSONResponse(
-        [
-            {
-                "id": lo.id,
-                "name": lo.name,
-                "width": lo.width,
-                "height": lo.height,
-                "published_version": lo.published_version,
-                "regions": lo.regions,
-            }
-            for lo in layouts
-        ]
-    )
+    """A version's content rendered for the player (see `playlists.playing.render_content`)."""
+    rendered, _change = await playing.render_content(db, content)
+    return rendered
 
 
 routes = [
@@ -250,10 +300,12 @@ routes = [
     route("/layouts", create_layout, methods=["POST"], allow=EDITORS),
     route("/layouts/{id:int}", edit_page, allow=EDITORS),
     route("/layouts/{id:int}/preview", preview, allow=EDITORS),
+    route("/layouts/{id:int}/duplicate", duplicate, methods=["POST"], allow=EDITORS),
     route("/layouts/{id:int}/regions", add_region, methods=["POST"], allow=EDITORS),
     route("/layouts/{id:int}/regions/{rid}", update_region, methods=["POST"], allow=EDITORS),
     route("/layouts/{id:int}/regions/{rid}/delete", delete_region, methods=["POST"], allow=EDITORS),
     route("/layouts/{id:int}/publish", publish, methods=["POST"], allow=EDITORS),
-    route("/api/v1/layouts", api_layouts, allow=EDITORS),
+    route("/layouts/{id:int}/rollback", publish, methods=["POST"], allow=EDITORS),
     route("/api/v1/layouts/{id:int}/publish", publish, methods=["POST"], allow=EDITORS),
+    route("/api/v1/layouts/{id:int}/rollback", publish, methods=["POST"], allow=EDITORS),
 ]

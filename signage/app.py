@@ -90,9 +90,15 @@ def all_routes() -> list:
     import media.library
     import player.routes
     import player.screens
+    import playlists.editor
+    import playlists.emergency
     import playlists.layouts
+    import playlists.playlists
+    import playlists.schedules
 
-    static = StaticFiles(packages=[("signage", "static"), ("widgets", "static"), ("player", "static")])
+    static = StaticFiles(
+        packages=[("signage", "static"), ("widgets", "static"), ("player", "static"), ("playlists", "static")]
+    )
     return [
         *accounts.routes,
         *health.routes,
@@ -101,6 +107,10 @@ def all_routes() -> list:
         *live.routes,
         *media.library.routes,
         *playlists.layouts.routes,
+        *playlists.editor.routes,
+        *playlists.playlists.routes,
+        *playlists.schedules.routes,
+        *playlists.emergency.routes,
         *player.screens.routes,
         *player.routes.routes,
         Mount("/static", static, name="static"),

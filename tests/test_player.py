@@ -41,6 +41,7 @@ def test_pair_then_claim_then_state(client):
         "screen": {"id": state["screen"]["id"], "name": "", "claimed": False},
         "code": screen["code"],
         "layout": None,
+        "next_check": None,
     }
     r = client.post(
         "/screens/claim",
