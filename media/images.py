@@ -2,7 +2,9 @@
 
 `inspect(path)` opens a file as an image or raises `Invalid`: not an image,
 truncated or corrupt, or a decompression bomb (more than MAX_PIXELS pixels).
-`thumbnail(src, dst)` writes an EXIF-oriented WebP thumbnail.
+`derive(src, folder, sha)` writes, turned upright by its EXIF orientation, a WebP
+thumbnail `<sha>.thumb.webp` and a WebP variant `<sha>.w<width>.webp` for each
+screen width in VARIANT_WIDTHS narrower than the image; the original is kept as is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ FORMATS = {
     "BMP": ("bmp", "image/bmp"),
 }
 THUMB_SIZE = (480, 480)
+VARIANT_WIDTHS = (3840, 1920, 1280)  # 4K, full HD and door-tablet screens
+WEBP_QUALITY = 82
 
 
 @dataclasses.dataclass
@@ -64,10 +68,31 @@ def inspect(path: Path) -> ImageInfo:
     return ImageInfo(fmt, ext, mime, width, height)
 
 
-def thumbnail(src: Path, dst: Path) -> None:
+def _webp_ready(im: Image.Image) -> Image.Image:
+    return im if im.mode in ("RGB", "RGBA") else im.convert("RGBA" if "A" in im.getbands() else "RGB")
+
+
+def derive(src: Path, folder: Path, sha: str) -> list[dict]:
+    """Thumbnail and screen-size variants of `src`; returns the variants as {"width", "height", "file"}."""
+    variants = []
     with _open(src) as im:
-        im = ImageOps.exif_transpose(im)
+        im = _webp_ready(ImageOps.exif_transpose(im))
+        for width in VARIANT_WIDTHS:
+            if im.width <= width:
+                continue
+            height = max(1, round(im.height * width / im.width))
+            name = f"{sha}.w{width}.webp"
+            im = im.resize((width, height), Image.Resampling.LANCZOS)
+            im.save(folder / name, "WEBP", quality=WEBP_QUALITY)
+            variants.append({"width": width, "height": height, "file": name})
         im.thumbnail(THUMB_SIZE)
-        if im.mode not in ("RGB", "RGBA"):
-            im = im.convert("RGBA")
-        im.save(dst, "WEBP", quality=82)
+        im.save(folder / f"{sha}.thumb.webp", "WEBP", quality=WEBP_QUALITY)
+    return variants
+
+
+def thumbnail(src: Path, dst: Path) -> None:
+    """A WebP thumbnail of any image Pillow reads (a video's poster frame, for one)."""
+    with _open(src) as im:
+        im = _webp_ready(ImageOps.exif_transpose(im))
+        im.thumbnail(THUMB_SIZE)
+        im.save(dst, "WEBP", quality=WEBP_QUALITY)

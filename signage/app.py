@@ -87,17 +87,23 @@ def _too_large(max_bytes: int) -> str:
 
 
 def all_routes() -> list:
+    import media.api
     import media.library
+    import media.serving
     import player.routes
     import player.screens
     import playlists.layouts
 
-    static = StaticFiles(packages=[("signage", "static"), ("widgets", "static"), ("player", "static")])
+    static = StaticFiles(
+        packages=[("signage", "static"), ("widgets", "static"), ("player", "static"), ("media", "static")]
+    )
     return [
         *accounts.routes,
         *health.routes,
         *audit.routes,
         *media.library.routes,
+        *media.api.routes,
+        *media.serving.routes,
         *playlists.layouts.routes,
         *player.screens.routes,
         *player.routes.routes,
@@ -114,9 +120,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
+        from media.jobs import Worker
+
+        app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
+        app.state.media_worker.start()
         try:
             yield
         finally:
+            await app.state.media_worker.stop()
             await app.state.bus.stop()
             await app.state.db.close()
 
