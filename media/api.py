@@ -56,7 +56,7 @@ def item_json(m: Media, progress: int | None = None, **extra) -> dict:
 
 async def api_upload(request: Request) -> Response:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise Invalid(_("Send the files as multipart/form-data in the field \"files\"."))
+        raise Invalid(_('Send the files as multipart/form-data in the field "files".'))
     form = await request.form(max_files=50)
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
@@ -105,7 +105,9 @@ async def api_delete(request: Request) -> Response:
 
 async def api_folders(request: Request) -> Response:
     async with request.app.state.db.session() as s:
-        folders = (await s.scalars(select(Media.folder).where(Media.folder != "").distinct().order_by(Media.folder))).all()
+        folders = (
+            await s.scalars(select(Media.folder).where(Media.folder != "").distinct().order_by(Media.folder))
+        ).all()
     return JSONResponse({"folders": list(folders)})
 
 

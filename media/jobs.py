@@ -102,7 +102,9 @@ class Worker:
         if progress is not None:
             values["progress"] = progress
         async with self.db.begin() as s:
-            await s.execute(update(MediaJob).where(MediaJob.id == job_id, MediaJob.worker == self.name).values(**values))
+            await s.execute(
+                update(MediaJob).where(MediaJob.id == job_id, MediaJob.worker == self.name).values(**values)
+            )
 
     async def work(self, job_id: int) -> None:
         async with self.db.session() as s:

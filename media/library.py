@@ -60,7 +60,9 @@ async def library_context(request: Request, **extra) -> dict:
     query, f = filtered(request.query_params)
     async with request.app.state.db.session() as s:
         items = (await s.scalars(query)).all()
-        folders = (await s.scalars(select(Media.folder).where(Media.folder != "").distinct().order_by(Media.folder))).all()
+        folders = (
+            await s.scalars(select(Media.folder).where(Media.folder != "").distinct().order_by(Media.folder))
+        ).all()
         progress = await progress_of(s, [m.id for m in items if m.status == "processing"])
     return {"items": items, "folders": folders, "filters": f, "progress": progress, **extra}
 
@@ -97,7 +99,9 @@ async def store_and_audit(request: Request, f: UploadFile, folder: str) -> tuple
     try:
         item, created = await uploads.store(request, f, folder)
     except AppError as exc:
-        await audit.record(request, "media.upload", uploads.clean_name(f.filename), result="failure", reason=exc.message)
+        await audit.record(
+            request, "media.upload", uploads.clean_name(f.filename), result="failure", reason=exc.message
+        )
         raise
     await audit.record(request, "media.upload", f"media:{item.id}", reason="" if created else "duplicate")
     if created:
@@ -160,7 +164,9 @@ async def remove(request: Request, media_id: int, confirm: bool) -> None:
         screens = []
         if published:
             layout_ids = [lid for lid, _v in published]
-            screens = (await s.execute(select(Screen.id, Screen.layout_id).where(Screen.layout_id.in_(layout_ids)))).all()
+            screens = (
+                await s.execute(select(Screen.id, Screen.layout_id).where(Screen.layout_id.in_(layout_ids)))
+            ).all()
         await s.delete(item)
     folder = request.app.state.settings.media_dir / files[0][:2]
     for name in files:

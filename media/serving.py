@@ -91,7 +91,9 @@ async def media_file(request: Request) -> Response:
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type(name))
-    return StreamingResponse(send(path, start, length), status_code=status, headers=headers, media_type=content_type(name))
+    return StreamingResponse(
+        send(path, start, length), status_code=status, headers=headers, media_type=content_type(name)
+    )
 
 
 routes = [route("/media/files/{name}", media_file, allow=PUBLIC)]

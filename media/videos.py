@@ -111,7 +111,11 @@ def whole(path: Path, duration: float) -> bool:
     )
     if check.returncode != 0:
         return False
-    times = [line.split("=", 1)[1] for line in check.stdout.decode(errors="replace").splitlines() if line.startswith("out_time_us=")]
+    times = [
+        line.split("=", 1)[1]
+        for line in check.stdout.decode(errors="replace").splitlines()
+        if line.startswith("out_time_us=")
+    ]
     reached = max((int(t) for t in times if t.isdigit()), default=0) / 1e6
     return reached + max(0.3, 0.05 * duration) >= duration
 
@@ -173,7 +177,9 @@ async def poster(src: Path, dst: Path, info: VideoInfo) -> None:
         .overwrite_output()
         .compile()
     )
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
     _out, err = await proc.communicate()
     if proc.returncode != 0 or not dst.exists():
         raise RuntimeError(err.decode(errors="replace").strip() or "no poster frame")

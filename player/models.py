@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from signage.db import Base, UTCDateTime, utcnow
 
-
 KINDS = ("door_sign", "lobby_board", "waiting_room", "service", "in_room")
 
 

@@ -49,8 +49,9 @@ def test_upload_stores_image_and_thumbnail(client):
 
 
 def test_large_image_gets_screen_size_variants_and_keeps_its_original(client):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     login(client, "editor")
     original = sized(2400, 1350)
@@ -65,8 +66,9 @@ def test_large_image_gets_screen_size_variants_and_keeps_its_original(client):
 
 
 def test_exif_orientation_is_applied(client):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     login(client, "editor")
     upload(client, ("photo.jpg", jpeg_rotated(2000, 1000), "image/jpeg"))
@@ -247,7 +249,8 @@ def test_rename_and_move_to_a_folder(client):
     upload(client, ("a.png", png(), "image/png"))
     [item] = rows(client, select(Media))
     r = client.post(
-        f"/media/{item.id}/rename", data={"name": "Front door", "folder": "Doors", "csrf_token": csrf(client)},
+        f"/media/{item.id}/rename",
+        data={"name": "Front door", "folder": "Doors", "csrf_token": csrf(client)},
         follow_redirects=False,
     )
     assert r.status_code == 303
@@ -259,10 +262,18 @@ def test_rename_and_move_to_a_folder(client):
 
 
 def publish_with(client, media_id, name="Lobby"):
-    r = client.post("/layouts", data={"name": name, "size": "1920x1080", "csrf_token": csrf(client)}, follow_redirects=False)
+    r = client.post(
+        "/layouts", data={"name": name, "size": "1920x1080", "csrf_token": csrf(client)}, follow_redirects=False
+    )
     lid = int(r.headers["location"].rsplit("/", 1)[1])
-    client.post(f"/layouts/{lid}/regions", data={"widget": "image", "x": 0, "y": 0, "w": 100, "h": 100, "csrf_token": csrf(client)})
-    client.post(f"/layouts/{lid}/regions", data={"widget": "clock", "x": 100, "y": 0, "w": 100, "h": 100, "csrf_token": csrf(client)})
+    client.post(
+        f"/layouts/{lid}/regions",
+        data={"widget": "image", "x": 0, "y": 0, "w": 100, "h": 100, "csrf_token": csrf(client)},
+    )
+    client.post(
+        f"/layouts/{lid}/regions",
+        data={"widget": "clock", "x": 100, "y": 0, "w": 100, "h": 100, "csrf_token": csrf(client)},
+    )
     [region, _clock] = rows(client, select(Layout).where(Layout.id == lid))[0].regions
     client.post(
         f"/layouts/{lid}/regions/{region['id']}",
@@ -288,7 +299,9 @@ def test_where_used_and_safe_delete(client):
     r = client.delete(f"/api/v1/media/{item.id}", headers=headers)
     assert r.status_code == 409 and r.json()["detail"]["used_by"][0]["id"] == lid
 
-    r = client.post(f"/media/{item.id}/delete", data={"confirm": "yes", "csrf_token": csrf(client)}, follow_redirects=False)
+    r = client.post(
+        f"/media/{item.id}/delete", data={"confirm": "yes", "csrf_token": csrf(client)}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert rows(client, select(Media)) == [] and stored_files(client) == []
     [layout] = rows(client, select(Layout))
