@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from signage import accounts, audit, errors, health, i18n
 from signage.db import Database
 from signage.events import EventBus
-from signage.settings import Settings
+from signage.settings import Settings, current_settings
 
 log = logging.getLogger("signage")
 
@@ -39,6 +39,7 @@ class LocaleMiddleware:
             scope["signage.lang_cookie"] = cookie
             i18n.current_locale.set(i18n.pick_locale(cookie, None, accept, self.settings.default_locale))
             i18n.site_timezone.set(self.settings.timezone)
+            current_settings.set(self.settings)
         await self.app(scope, receive, send)
 
 
@@ -93,6 +94,7 @@ def all_routes() -> list:
     import player.routes
     import player.screens
     import playlists.layouts
+    import widgets.preview
 
     static = StaticFiles(
         packages=[("signage", "static"), ("widgets", "static"), ("player", "static"), ("media", "static")]
@@ -105,6 +107,7 @@ def all_routes() -> list:
         *media.api.routes,
         *media.serving.routes,
         *playlists.layouts.routes,
+        *widgets.preview.routes,
         *player.screens.routes,
         *player.routes.routes,
         Mount("/static", static, name="static"),
