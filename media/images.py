@@ -9,6 +9,7 @@ screen width in VARIANT_WIDTHS narrower than the image; the original is kept as 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ FORMATS = {
     "WEBP": ("webp", "image/webp"),
     "BMP": ("bmp", "image/bmp"),
 }
+ORIENTATION = 0x0112  # EXIF tag
 THUMB_SIZE = (480, 480)
 VARIANT_WIDTHS = (3840, 1920, 1280)  # 4K, full HD and door-tablet screens
 WEBP_QUALITY = 82
@@ -46,8 +48,23 @@ def _open(path: Path) -> Image.Image:
         return Image.open(path)
 
 
-def inspect(path: Path) -> ImageInfo:
+@contextlib.contextmanager
+def _checked():
+    """Pillow's complaints about a file, as the message a person reads."""
     try:
+        yield
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise Invalid(_("The image is too large (more than %(mp)s megapixels).", mp=MAX_PIXELS // 1_000_000)) from None
+    except UnidentifiedImageError:
+        raise Invalid(_("This file is not an image.")) from None
+    except (OSError, SyntaxError, ValueError):
+        raise Invalid(_("The image is damaged or incomplete.")) from None
+
+
+def inspect(path: Path) -> ImageInfo:
+    """Format and upright size, read from the header (cheap). Truncated pixel data is
+    found by `derive`, which decodes the image once for every file it writes."""
+    with _checked():
         with _open(path) as im:
             fmt = im.format or ""
             if fmt not in FORMATS:
@@ -55,15 +72,10 @@ def inspect(path: Path) -> ImageInfo:
             if im.width * im.height > MAX_PIXELS:
                 raise Invalid(_("The image is too large (more than %(mp)s megapixels).", mp=MAX_PIXELS // 1_000_000))
             im.verify()
-        with _open(path) as im:
-            im.load()  # verify() does not decode: this finds truncated data
-            width, height = ImageOps.exif_transpose(im).size
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise Invalid(_("The image is too large (more than %(mp)s megapixels).", mp=MAX_PIXELS // 1_000_000)) from None
-    except UnidentifiedImageError:
-        raise Invalid(_("This file is not an image.")) from None
-    except (OSError, SyntaxError, ValueError):
-        raise Invalid(_("The image is damaged or incomplete.")) from None
+        with _open(path) as im:  # verify() leaves the image unusable: open it again (the header only)
+            width, height = im.size
+            if im.getexif().get(ORIENTATION) in (5, 6, 7, 8):  # turned a quarter: upright it is the other way round
+                width, height = height, width
     ext, mime = FORMATS[fmt]
     return ImageInfo(fmt, ext, mime, width, height)
 
@@ -75,7 +87,7 @@ def _webp_ready(im: Image.Image) -> Image.Image:
 def derive(src: Path, folder: Path, sha: str) -> list[dict]:
     """Thumbnail and screen-size variants of `src`; returns the variants as {"width", "height", "file"}."""
     variants = []
-    with _open(src) as im:
+    with _checked(), _open(src) as im:
         im = _webp_ready(ImageOps.exif_transpose(im))
         for width in VARIANT_WIDTHS:
             if im.width <= width:

@@ -75,6 +75,9 @@ class Worker:
     async def requeue_stale(self) -> None:
         cutoff = utcnow() - dt.timedelta(seconds=STALE_AFTER)
         stale = (MediaJob.status == "running") & (MediaJob.heartbeat_at < cutoff)
+        async with self.db.session() as s:  # a read first: no write lock taken while all is well
+            if await s.scalar(select(MediaJob.id).where(stale).limit(1)) is None:
+                return
         async with self.db.begin() as s:
             await s.execute(update(MediaJob).where(stale, MediaJob.attempts < MAX_ATTEMPTS).values(status="queued"))
             failed = (await s.scalars(select(MediaJob.media_id).where(stale))).all()
