@@ -35,7 +35,7 @@ def item_json(m: Media, progress: int | None = None, **extra) -> dict:
         "kind": m.kind,
         "status": m.status,
         "progress": 100 if m.status == "ready" else (progress or 0),
-        "error": m.error or None,
+        "error": _(m.error) if m.error else None,
         "folder": m.folder,
         "mime": m.mime,
         "size": m.size,

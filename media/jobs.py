@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from media import images, videos
 from media.models import Media, MediaJob
+from signage import i18n
 from signage.db import utcnow
 from signage.errors import Invalid
 
@@ -59,6 +60,7 @@ class Worker:
         self.wakeup.set()
 
     async def run(self) -> None:
+        i18n.current_locale.set("en")  # errors are stored in English and translated where shown
         while True:
             try:
                 await self.requeue_stale()
@@ -82,7 +84,7 @@ class Worker:
             await s.execute(update(MediaJob).where(stale, MediaJob.attempts < MAX_ATTEMPTS).values(status="queued"))
             failed = (await s.scalars(select(MediaJob.media_id).where(stale))).all()
             if failed:
-                reason = "processing stopped too many times"
+                reason = i18n.lazy("Processing stopped too many times.")
                 await s.execute(update(MediaJob).where(stale).values(status="failed", error=reason))
                 await s.execute(update(Media).where(Media.id.in_(failed)).values(status="failed", error=reason))
 
