@@ -203,3 +203,32 @@ def test_event_stream_needs_an_event_source(client):
     headers = api_token(client, "editor")
     r = client.get("/media/events", headers=headers)
     assert r.status_code == 400 and "event stream" in r.text
+
+
+def test_two_processes_never_claim_the_same_job(make_client, videos):
+    """Workers of two apps on one database race for one queued job: exactly one wins."""
+    first, second = make_client(), make_client()
+    stop_worker(first)
+    stop_worker(second)
+    headers = api_token(first, "editor")
+    upload_video(first, headers, videos["mpeg4.avi"])
+    for _round in range(3):
+        got: list = []
+        racers = [
+            threading.Thread(target=lambda c=c: got.append(in_app(c, c.app.state.media_worker.claim)))
+            for c in (first, second)
+        ]
+        for t in racers:
+            t.start()
+        for t in racers:
+            t.join()
+        [job] = rows(first, select(MediaJob))
+        assert sorted(got, key=lambda x: x is None) == [job.id, None], got
+
+        async def requeue():
+            async with first.app.state.db.begin() as s:
+                await s.execute(update(MediaJob).values(status="queued"))
+
+        in_app(first, requeue)
+    [job] = rows(first, select(MediaJob))
+    assert job.attempts == 3
