@@ -215,7 +215,7 @@ def test_two_processes_never_claim_the_same_job(make_client, videos):
     for _round in range(3):
         got: list = []
         racers = [
-            threading.Thread(target=lambda c=c: got.append(in_app(c, c.app.state.media_worker.claim)))
+            threading.Thread(target=lambda c=c, got=got: got.append(in_app(c, c.app.state.media_worker.claim)))
             for c in (first, second)
         ]
         for t in racers:
