@@ -3,9 +3,10 @@
 The worker starts in the app's lifespan. It claims a queued job atomically
 (`UPDATE … WHERE id = ? AND status = 'queued'`, then checks the row count), so
 several processes on one PostgreSQL database never run the same job twice. While
-a job runs its heart beats every HEARTBEAT seconds; a job left "running" by a
-process that died is queued again once its heart has been still for STALE_AFTER
-seconds (so after a restart), until it has been tried MAX_ATTEMPTS times.
+a job runs its heart beats every HEARTBEAT seconds. A job left "running" by a
+process that died is queued again, until it has been tried MAX_ATTEMPTS times:
+at once when that process ran on this machine (a restart), else once its heart
+has been still for STALE_AFTER seconds.
 
 Progress goes to the `media` events channel: `{"type": "progress", "id", "progress"}`,
 then `{"type": "ready", "id"}` or `{"type": "failed", "id", "error"}`.
@@ -38,6 +39,21 @@ HEARTBEAT = 5.0
 STALE_AFTER = 30.0
 MAX_ATTEMPTS = 3
 CHANNEL = "media"
+
+
+def dead_here(worker: str) -> bool:
+    """Whether `worker` ("host:pid:tag") was a process of this machine that no longer runs."""
+    host, _sep, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
 
 
 class Worker:
@@ -75,11 +91,20 @@ class Worker:
             self.wakeup.clear()
 
     async def requeue_stale(self) -> None:
+        """Queue again the running jobs whose process is gone: on this machine, a process
+        that no longer exists; anywhere, a heart that has been still for STALE_AFTER seconds."""
         cutoff = utcnow() - dt.timedelta(seconds=STALE_AFTER)
-        stale = (MediaJob.status == "running") & (MediaJob.heartbeat_at < cutoff)
+        running = MediaJob.status == "running"
         async with self.db.session() as s:  # a read first: no write lock taken while all is well
-            if await s.scalar(select(MediaJob.id).where(stale).limit(1)) is None:
-                return
+            jobs = (await s.execute(select(MediaJob.id, MediaJob.worker, MediaJob.heartbeat_at).where(running))).all()
+        gone = [
+            job_id
+            for job_id, worker, beat in jobs
+            if (beat is not None and beat < cutoff) or (worker != self.name and dead_here(worker))
+        ]
+        if not gone:
+            return
+        stale = running & MediaJob.id.in_(gone)
         async with self.db.begin() as s:
             await s.execute(update(MediaJob).where(stale, MediaJob.attempts < MAX_ATTEMPTS).values(status="queued"))
             failed = (await s.scalars(select(MediaJob.media_id).where(stale))).all()

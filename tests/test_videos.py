@@ -7,7 +7,7 @@ import threading
 
 import httpx
 import pytest
-from conftest import api_token, in_app, login, make_token, rows, server_settings, wait_for
+from conftest import api_token, in_app, login, make_token, rows, run_sync, server_settings, wait_for
 from sqlalchemy import select, update
 from videos import KINDS, moov_before_mdat, probe
 
@@ -232,3 +232,46 @@ def test_two_processes_never_claim_the_same_job(make_client, videos):
         in_app(first, requeue)
     [job] = rows(first, select(MediaJob))
     assert job.attempts == 3
+
+
+@pytest.mark.slow
+def test_killed_server_mid_transcode_the_next_one_finishes_the_job(make_server, tmp_path):
+    """A real process killed (SIGKILL) while transcoding; a restarted server takes the job again at once."""
+    from videos import make_video
+
+    first = make_server()
+    headers = make_token(server_settings(first), "editor")
+    clip = make_video(tmp_path / "long.avi", ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "mp3"], seconds=8, size="640x360")
+    r = httpx.post(first.url + "/api/v1/media", headers=headers, files=[("files", (clip.name, clip.read_bytes()))])
+    assert r.status_code == 201
+    media_id = r.json()["items"][0]["id"]
+
+    def transcoding():
+        return httpx.get(f"{first.url}/api/v1/media/{media_id}", headers=headers).json()["progress"] > 0
+
+    wait_for(transcoding, timeout=30, every=0.05)
+    first.proc.kill()
+    first.proc.wait()
+    second = make_server()
+
+    def ready():
+        item = httpx.get(f"{second.url}/api/v1/media/{media_id}", headers=headers).json()
+        return item if item["status"] != "processing" else None
+
+    item = wait_for(ready, timeout=60)
+    assert item["status"] == "ready" and item["url"].endswith(".play.mp4")
+    r = httpx.get(second.url + item["url"], headers={"Range": "bytes=0-7"})
+    assert r.status_code == 206 and r.content[4:8] == b"ftyp"
+    log = second.log.read_text()
+    assert "Traceback" not in log, log[-2000:]
+
+    async def attempts():
+        from signage.db import Database
+
+        db = Database(server_settings(second).db_url)
+        async with db.session() as s:
+            job = await s.scalar(select(MediaJob))
+        await db.close()
+        return job.status, job.attempts
+
+    assert run_sync(attempts()) == ("done", 2)  # the first try died with its process
