@@ -64,7 +64,8 @@ async def library_context(request: Request, **extra) -> dict:
             await s.scalars(select(Media.folder).where(Media.folder != "").distinct().order_by(Media.folder))
         ).all()
         progress = await progress_of(s, [m.id for m in items if m.status == "processing"])
-    return {"items": items, "folders": folders, "filters": f, "progress": progress, **extra}
+    max_bytes = request.app.state.settings.max_upload_bytes
+    return {"items": items, "folders": folders, "filters": f, "progress": progress, "max_bytes": max_bytes, **extra}
 
 
 async def media_page(request: Request) -> Response:

@@ -28,6 +28,15 @@
     status.className = "upload-status";
     li.append(name, bar, status);
     list.append(li);
+    function refuse(message) {
+      li.classList.add("failed");
+      li.setAttribute("role", "alert");
+      status.textContent = message;
+    }
+    if (file.size > Number(form.dataset.maxBytes)) {  // the server would refuse it (413): say so before sending
+      refuse(form.dataset.tooLarge);
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const data = new FormData();
       data.append("files", file, file.name);
@@ -49,16 +58,12 @@
           li.classList.add("done");
           status.textContent = item.duplicate ? form.dataset.duplicate : item.status === "processing" ? form.dataset.processing : form.dataset.uploaded;
         } else {
-          li.classList.add("failed");
-          li.setAttribute("role", "alert");
-          status.textContent = body.message || form.dataset.failed + " (" + xhr.status + ")";
+          refuse(body.message || form.dataset.failed + " (" + xhr.status + ")");
         }
         resolve();
       };
       xhr.onerror = () => {
-        li.classList.add("failed");
-        li.setAttribute("role", "alert");
-        status.textContent = form.dataset.failed;
+        refuse(form.dataset.failed);
         resolve();
       };
       xhr.send(data);

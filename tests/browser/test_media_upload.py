@@ -98,7 +98,7 @@ def test_upload_with_progress_then_play_the_transcoded_video(make_server, browse
 
 
 def test_a_file_dropped_on_the_page_is_uploaded_and_a_bad_one_explained(make_server, browser):
-    server = make_server()
+    server = make_server(SIGNAGE_MAX_UPLOAD_MB="1")
     base = server.url
     email = make_user(server_settings(server), "editor")
     ctx = browser.new_context()
@@ -119,6 +119,8 @@ def test_a_file_dropped_on_the_page_is_uploaded_and_a_bad_one_explained(make_ser
         alert = page.locator("#uploads li[role=alert]")
         alert.wait_for()
         assert "This file is not an image or a video." in alert.inner_text()
+        page.evaluate(drop, ["huge.png", base64.b64encode(b"\x89PNG" + bytes(1_100_000)).decode()])
+        page.locator("#uploads li[role=alert]", has_text="The upload is larger than 1 MB.").wait_for()
         assert page.locator(".media-grid li[data-media-id]").count() == 1
     finally:
         ctx.close()
