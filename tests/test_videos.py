@@ -241,13 +241,14 @@ def test_killed_server_mid_transcode_the_next_one_finishes_the_job(make_server, 
 
     first = make_server()
     headers = make_token(server_settings(first), "editor")
-    clip = make_video(tmp_path / "long.avi", ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "mp3"], seconds=8, size="640x360")
+    clip = make_video(tmp_path / "long.avi", ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "mp3"], seconds=10, size="640x360")
     r = httpx.post(first.url + "/api/v1/media", headers=headers, files=[("files", (clip.name, clip.read_bytes()))])
     assert r.status_code == 201
     media_id = r.json()["items"][0]["id"]
 
-    def transcoding():
-        return httpx.get(f"{first.url}/api/v1/media/{media_id}", headers=headers).json()["progress"] > 0
+    def transcoding():  # under way, not finished
+        item = httpx.get(f"{first.url}/api/v1/media/{media_id}", headers=headers).json()
+        return item["status"] == "processing" and 0 < item["progress"] < 90
 
     wait_for(transcoding, timeout=30, every=0.05)
     first.proc.kill()
