@@ -1,127 +1,217 @@
-"""The media library pages: list, upload, serve files.
+"""The media library pages: grid with folders, search and type filter; upload;
+a detail page with metadata and "where used"; rename, move, delete; live progress.
 
-Files are stored once per content (SHA-256); a second upload of the same bytes
-returns the item already there.
+Uploads from the page go one request per file to `POST /api/v1/media` (with a
+progress bar each, `media/static/media.js`); this form route is the fallback
+without JavaScript. Background progress of videos arrives over SSE
+(`GET /media/events`, the `media` channel).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
-from pathlib import Path
+import contextlib
+import json
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Select, select
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
-from media import images
-from media.models import Media
+from media import uploads, usage
+from media.jobs import CHANNEL
+from media.models import Media, MediaJob
+from player.models import Screen
 from signage import audit
-from signage.auth import PUBLIC, route
-from signage.errors import AppError, Invalid, NotFound
+from signage.auth import route
+from signage.errors import AppError, Conflict, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.templating import render
 
 EDITORS = ("editor",)
-CHUNK = 1024 * 1024
+KINDS = ("image", "video")
+PAGE_SIZE = 200
 
 
-def media_path(request: Request, name: str) -> Path:
-    return request.app.state.settings.media_dir / name[:2] / name
+def filtered(params) -> tuple[Select, dict]:
+    f = {k: (params.get(k) or "").strip() for k in ("q", "kind", "folder")}
+    query = select(Media)
+    if f["q"]:
+        query = query.where(Media.name.icontains(f["q"], autoescape=True))
+    if f["kind"] in KINDS:
+        query = query.where(Media.kind == f["kind"])
+    if f["folder"]:
+        query = query.where(Media.folder == f["folder"])
+    return query.order_by(Media.created_at.desc(), Media.id.desc()).limit(PAGE_SIZE), f
 
 
-async def store_upload(request: Request, upload: UploadFile) -> tuple[Media, bool]:
-    """Check one uploaded file and store it; (item, created). Nothing is left behind on refusal."""
-    settings = request.app.state.settings
-    tmp_dir = settings.data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
-    tmp = Path(tmp_name)
-    try:
-        digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await upload.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise Invalid(_("The file is empty."))
-        sha = digest.hexdigest()
-        db = request.app.state.db
-        async with db.session() as s:
-            existing = await s.scalar(select(Media).where(Media.sha256 == sha))
-        if existing:
-            return existing, False
-        info = await run_in_threadpool(images.inspect, tmp)
-        final = media_path(request, f"{sha}.{info.ext}")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        await run_in_threadpool(images.thumbnail, tmp, final.parent / f"{sha}.thumb.webp")
-        shutil.move(tmp, final)
-        item = Media(
-            name=(upload.filename or "image")[:255],
-            kind="image",
-            sha256=sha,
-            ext=info.ext,
-            mime=info.mime,
-            size=size,
-            width=info.width,
-            height=info.height,
-            uploaded_by=request.state.user.id,
+async def progress_of(s, media_ids: list[int]) -> dict[int, int]:
+    if not media_ids:
+        return {}
+    rows = await s.execute(
+        select(MediaJob.media_id, MediaJob.progress).where(
+            MediaJob.media_id.in_(media_ids), MediaJob.status.in_(("queued", "running"))
         )
-        try:
-            async with db.begin() as s:
-                s.add(item)
-        except IntegrityError:  # the same file, uploaded at the same moment by someone else
-            async with db.session() as s:
-                return await s.scalar(select(Media).where(Media.sha256 == sha)), False
-        return item, True
-    finally:
-        tmp.unlink(missing_ok=True)
+    )
+    return dict(rows.all())
+
+
+async def library_context(request: Request, **extra) -> dict:
+    query, f = filtered(request.query_params)
+    async with request.app.state.db.session() as s:
+        items = (await s.scalars(query)).all()
+        folders = (
+            await s.scalars(select(Media.folder).where(Media.folder != "").distinct().order_by(Media.folder))
+        ).all()
+        progress = await progress_of(s, [m.id for m in items if m.status == "processing"])
+    max_bytes = request.app.state.settings.max_upload_bytes
+    return {"items": items, "folders": folders, "filters": f, "progress": progress, "max_bytes": max_bytes, **extra}
 
 
 async def media_page(request: Request) -> Response:
-    async with request.app.state.db.session() as s:
-        items = (await s.scalars(select(Media).order_by(Media.created_at.desc()))).all()
-    return render(request, "media/library.html", {"items": items, "error": request.query_params.get("error")})
+    ctx = await library_context(request)
+    if request.headers.get("HX-Request"):
+        return render(request, "media/library.html", ctx, block="grid")
+    return render(request, "media/library.html", ctx)
 
 
 async def upload(request: Request) -> Response:
+    """The form fallback: every file stored or refused on its own; refusals listed on the page."""
     form = await request.form(max_files=50)
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise Invalid(_("Choose at least one file."))
+    try:
+        folder = uploads.clean_folder(form.get("folder"))
+    except Invalid as exc:
+        return render(request, "media/library.html", await library_context(request, errors=[exc.message]), 400)
     errors = []
     for f in files:
         try:
-            item, created = await store_upload(request, f)
-            await audit.record(request, "media.upload", f"media:{item.id}", reason="" if created else "duplicate")
+            await store_and_audit(request, f, folder)
         except AppError as exc:
             errors.append(f"{f.filename}: {exc.message}")
-            await audit.record(request, "media.upload", f.filename or "", result="failure", reason=exc.message)
     if errors:
-        async with request.app.state.db.session() as s:
-            items = (await s.scalars(select(Media).order_by(Media.created_at.desc()))).all()
-        return render(request, "media/library.html", {"items": items, "errors": errors}, status_code=400)
+        return render(request, "media/library.html", await library_context(request, errors=errors), status_code=400)
     return RedirectResponse("/media", status_code=303)
 
 
-async def media_file(request: Request) -> Response:
-    name = request.path_params["name"]
-    if "/" in name or name.startswith("."):
-        raise NotFound(_("Not found"))
-    path = media_path(request, name)
-    if not path.is_file():
-        raise NotFound(_("Not found"))
-    return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+async def store_and_audit(request: Request, f: UploadFile, folder: str) -> tuple[Media, bool]:
+    try:
+        item, created = await uploads.store(request, f, folder)
+    except AppError as exc:
+        await audit.record(
+            request, "media.upload", uploads.clean_name(f.filename), result="failure", reason=exc.message
+        )
+        raise
+    await audit.record(request, "media.upload", f"media:{item.id}", reason="" if created else "duplicate")
+    if created:
+        if item.kind == "video":
+            request.app.state.media_worker.wake()
+        await request.app.state.bus.notify(CHANNEL, {"type": "added", "id": item.id})
+    return item, created
+
+
+async def get_item(s, media_id: int) -> Media:
+    item = await s.get(Media, media_id)
+    if item is None:
+        raise NotFound(_("No such media item."))
+    return item
+
+
+async def detail_page(request: Request, status_code: int = 200, error: str = "") -> Response:
+    async with request.app.state.db.session() as s:
+        item = await get_item(s, request.path_params["id"])
+        uses = await usage.where_used(s, item.id)
+        job = await s.scalar(select(MediaJob).where(MediaJob.media_id == item.id).order_by(MediaJob.id.desc()))
+    ctx = {"item": item, "uses": uses, "job": job, "error": error}
+    if request.headers.get("HX-Request") and request.method == "GET":
+        return render(request, "media/detail.html", ctx, block="detail")
+    return render(request, "media/detail.html", ctx, status_code=status_code)
+
+
+async def rename(request: Request) -> Response:
+    form = await request.form()
+    name = " ".join(str(form.get("name", "")).split())
+    media_id = request.path_params["id"]
+    try:
+        if not name or len(name) > 255:
+            raise Invalid(_("Give the item a name (up to 255 characters)."), {"field": "name"})
+        folder = uploads.clean_folder(form.get("folder"))
+        async with request.app.state.db.begin() as s:
+            item = await get_item(s, media_id)
+            item.name, item.folder = name, folder
+    except Invalid as exc:
+        await audit.record(request, "media.rename", f"media:{media_id}", result="failure", reason=exc.message)
+        return await detail_page(request, status_code=400, error=exc.message)
+    await audit.record(request, "media.rename", f"media:{media_id}", reason=name)
+    await request.app.state.bus.notify(CHANNEL, {"type": "changed", "id": media_id})
+    return RedirectResponse(f"/media/{media_id}", status_code=303)
+
+
+async def remove(request: Request, media_id: int, confirm: bool) -> None:
+    """Delete an item and its files; Conflict while a published layout uses it, unless confirmed."""
+    async with request.app.state.db.begin() as s:
+        item = await get_item(s, media_id)
+        uses = [u for u in await usage.where_used(s, media_id) if u.published]
+        if uses and not confirm:
+            names = ", ".join(u.name for u in uses)
+            raise Conflict(
+                _("Published layouts use this item: %(names)s. Confirm to remove it from them too.", names=names),
+                {"used_by": [u.as_json() for u in uses]},
+            )
+        published = await usage.take_out(s, media_id, request.state.user.id)
+        files = item.files()
+        screens = []
+        if published:
+            layout_ids = [lid for lid, _v in published]
+            screens = (
+                await s.execute(select(Screen.id, Screen.layout_id).where(Screen.layout_id.in_(layout_ids)))
+            ).all()
+        await s.delete(item)
+    folder = request.app.state.settings.media_dir / files[0][:2]
+    for name in files:
+        with contextlib.suppress(OSError):
+            (folder / name).unlink()
+    versions = dict(published)
+    for screen_id, layout_id in screens:
+        event = {"type": "layout", "layout_id": layout_id, "version": versions[layout_id]}
+        await request.app.state.bus.notify(f"screen:{screen_id}", event)
+    await request.app.state.bus.notify(CHANNEL, {"type": "deleted", "id": media_id})
+
+
+async def delete(request: Request) -> Response:
+    media_id = request.path_params["id"]
+    form = await request.form()
+    try:
+        await remove(request, media_id, confirm=form.get("confirm") == "yes")
+    except Conflict as exc:
+        await audit.record(request, "media.delete", f"media:{media_id}", result="failure", reason=exc.message)
+        return await detail_page(request, status_code=409, error=exc.message)
+    await audit.record(request, "media.delete", f"media:{media_id}")
+    return RedirectResponse("/media", status_code=303)
+
+
+async def events(request: Request) -> Response:
+    """The library's live feed: progress, ready, failed, added, changed, deleted."""
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        raise Invalid(_("This address is an event stream: open it with EventSource."))
+    bus = request.app.state.bus
+
+    async def stream():
+        async with bus.subscribe(CHANNEL) as sub:
+            yield {"event": "hello", "data": "{}"}
+            async for _channel, data in sub:
+                yield {"event": data.get("type", "changed"), "data": json.dumps(data)}
+
+    return EventSourceResponse(stream(), ping=15, send_timeout=30, headers={"X-Accel-Buffering": "no"})
 
 
 routes = [
     route("/media", media_page, allow=EDITORS),
     route("/media", upload, methods=["POST"], allow=EDITORS),
-    route("/media/files/{name}", media_file, allow=PUBLIC),
+    route("/media/events", events, allow=EDITORS),
+    route("/media/{id:int}", detail_page, allow=EDITORS),
+    route("/media/{id:int}/rename", rename, methods=["POST"], allow=EDITORS),
+    route("/media/{id:int}/delete", delete, methods=["POST"], allow=EDITORS),
 ]

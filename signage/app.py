@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from signage import accounts, audit, errors, health, i18n, live, people
 from signage.db import Database
 from signage.events import EventBus
-from signage.settings import Settings
+from signage.settings import Settings, current_settings
 
 log = logging.getLogger("signage")
 
@@ -39,6 +39,7 @@ class LocaleMiddleware:
             scope["signage.lang_cookie"] = cookie
             i18n.current_locale.set(i18n.pick_locale(cookie, None, accept, self.settings.default_locale))
             i18n.site_timezone.set(self.settings.timezone)
+            current_settings.set(self.settings)
         await self.app(scope, receive, send)
 
 
@@ -87,7 +88,9 @@ def _too_large(max_bytes: int) -> str:
 
 
 def all_routes() -> list:
+    import media.api
     import media.library
+    import media.serving
     import player.routes
     import player.screens
     import playlists.editor
@@ -95,9 +98,16 @@ def all_routes() -> list:
     import playlists.layouts
     import playlists.playlists
     import playlists.schedules
+    import widgets.preview
 
     static = StaticFiles(
-        packages=[("signage", "static"), ("widgets", "static"), ("player", "static"), ("playlists", "static")]
+        packages=[
+            ("signage", "static"),
+            ("widgets", "static"),
+            ("player", "static"),
+            ("playlists", "static"),
+            ("media", "static"),
+        ]
     )
     return [
         *accounts.routes,
@@ -106,11 +116,14 @@ def all_routes() -> list:
         *people.routes,
         *live.routes,
         *media.library.routes,
+        *media.api.routes,
+        *media.serving.routes,
         *playlists.layouts.routes,
         *playlists.editor.routes,
         *playlists.playlists.routes,
         *playlists.schedules.routes,
         *playlists.emergency.routes,
+        *widgets.preview.routes,
         *player.screens.routes,
         *player.routes.routes,
         Mount("/static", static, name="static"),
@@ -126,9 +139,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
+        from media.jobs import Worker
+
+        app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
+        app.state.media_worker.start()
         try:
             yield
         finally:
+            await app.state.media_worker.stop()
             await app.state.bus.stop()
             await app.state.db.close()
 

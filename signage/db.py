@@ -62,6 +62,7 @@ def all_models() -> None:
     import player.models  # noqa: F401
     import playlists.models  # noqa: F401
     import signage.models  # noqa: F401
+    import widgets.models  # noqa: F401
 
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:

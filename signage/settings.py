@@ -6,6 +6,7 @@ Every setting is documented in the README; `tests/test_docs.py` checks that.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import secrets
@@ -37,6 +38,9 @@ class Settings:
     max_upload_mb: int = 200
     secure_cookies: bool = False
     demo: bool = False
+    webpage_hosts: tuple[str, ...] = ()  # hosts the web page widget may show
+    weather_api_key: str = ""
+    weather_url: str = "https://api.openweathermap.org/data/2.5"
 
     @property
     def db_url(self) -> str:
@@ -66,7 +70,24 @@ class Settings:
             default_locale=config("SIGNAGE_DEFAULT_LOCALE", default="zh_CN"),
             max_upload_mb=config("SIGNAGE_MAX_UPLOAD_MB", cast=int, default=200),
             secure_cookies=config("SIGNAGE_SECURE_COOKIES", cast=bool, default=False),
+            webpage_hosts=host_list(config("SIGNAGE_WEBPAGE_HOSTS", default="")),
+            weather_api_key=config("SIGNAGE_WEATHER_API_KEY", default=""),
+            weather_url=config("SIGNAGE_WEATHER_URL", default="https://api.openweathermap.org/data/2.5"),
         )
+
+
+# The settings of the app serving the current request (set by signage.app), for code
+# that has no request at hand, such as widget data loaders.
+current_settings: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("settings", default=None)
+
+
+def site_settings() -> Settings:
+    return current_settings.get() or Settings()
+
+
+def host_list(value: str) -> tuple[str, ...]:
+    """ "example.com, *.corp.cn" → ("example.com", "*.corp.cn")"""
+    return tuple(h.strip().lower() for h in value.replace(";", ",").split(",") if h.strip())
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -28,6 +28,7 @@ env = jinja2.Environment(
 env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
 env.filters["datetime"] = i18n.format_datetime
 env.filters["date"] = i18n.format_date
+env.filters["translate"] = i18n.gettext  # text stored in English (a job's error), shown in the reader's language
 env.globals["LOCALE_NAMES"] = i18n.LOCALE_NAMES
 env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.globals["HTMX"] = "/static/vendor/htmx-2.0.11.min.js"

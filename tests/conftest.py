@@ -302,3 +302,24 @@ def rows(client: TestClient, query):
             return (await s.scalars(query)).all()
 
     return in_app(client, fetch)
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory) -> dict:
+    """One small test video per kind in tests/videos.py KINDS, made once per run."""
+    from videos import KINDS, make_video
+
+    folder = tmp_path_factory.mktemp("videos")
+    return {name: make_video(folder / name, options) for name, (options, _transcode) in KINDS.items()}
+
+
+def wait_for(check, timeout: float = 30, every: float = 0.1):
+    """Call `check()` until it returns something true; that value. Fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {check.__name__}")
+        time.sleep(every)

@@ -27,3 +27,39 @@ def bomb() -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG", optimize=True)
     return buf.getvalue()
+
+
+def sized(width, height, color="green", fmt="JPEG") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, fmt)
+    return buf.getvalue()
+
+
+def png_with_script() -> bytes:
+    """A valid PNG whose text chunk carries a script (a polyglot a browser might run as HTML)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "<script>alert(document.cookie)</script>")
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+SVG_PLAIN = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+
+
+def zip_archive() -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("red.png", png())
+    return buf.getvalue()
+
+
+def gzip_archive() -> bytes:
+    import gzip
+
+    return gzip.compress(png())

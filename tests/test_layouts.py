@@ -68,7 +68,14 @@ def test_build_and_publish_a_layout(client):
     assert r.status_code == 303
     regions = layout(client, lid).regions
     assert regions[0]["options"] == {"media_id": media.id, "fit": "cover"}
-    assert regions[1]["options"] == {"timezone": "Europe/Paris", "hour12": True, "show_date": False, "style": "analog"}
+    assert regions[1]["options"] == {
+        "timezone": "Europe/Paris",
+        "hour12": True,
+        "show_date": False,
+        "style": "analog",
+        "date_format": "long",
+        "language": "auto",
+    }
     preview = client.get(f"/layouts/{lid}/preview").text
     assert media.url in preview and 'data-tz="Europe/Paris"' in preview
     assert (

@@ -9,9 +9,12 @@ The same `render` serves the editor preview and the player.
 
 from __future__ import annotations
 
-from widgets import clock, image
+from widgets import clock, image, qrcode, text, video, weather, webpage
 from widgets.base import Widget, form_fields, render, validate
 
-REGISTRY: dict[str, Widget] = {w.type: w for w in (clock.widget, image.widget)}
+REGISTRY: dict[str, Widget] = {
+    w.type: w
+    for w in (clock.widget, weather.widget, image.widget, video.widget, text.widget, qrcode.widget, webpage.widget)
+}
 
 __all__ = ["REGISTRY", "Widget", "form_fields", "render", "validate"]

@@ -19,6 +19,17 @@ async def no_data(options: BaseModel, db: Any) -> dict:
     return {}
 
 
+async def media_item(db: Any, media_id: int | None, kind: str):
+    """The media item a widget shows, or None (none chosen, deleted, or of another kind)."""
+    from media.models import Media
+
+    if media_id is None or db is None:
+        return None
+    async with db.session() as s:
+        media = await s.get(Media, media_id)
+    return media if media is not None and media.kind == kind else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Widget:
     type: str
@@ -57,10 +68,16 @@ def validate(widget_type: str, options: Any) -> dict:
 
 
 async def render(widget_type: str, options: dict, db: Any) -> str:
-    widget = get(widget_type)
-    opts = widget.options.model_validate(options)
+    """The widget's HTML. Options that no longer validate (a host taken off the allow-list,
+    say) render a notice in the region rather than failing the whole screen."""
     from signage.i18n import current_locale
 
+    widget = get(widget_type)
+    try:
+        opts = widget.options.model_validate(options)
+    except ValidationError as exc:
+        problems = [e["msg"] for e in exc.errors()]
+        return render_string("widgets/_invalid.html", {"widget": widget, "problems": problems})
     ctx = {"o": opts, "locale": current_locale.get(), **(await widget.data(opts, db))}
     return render_string(widget.template, ctx)
 
@@ -68,7 +85,8 @@ async def render(widget_type: str, options: dict, db: Any) -> str:
 def form_fields(widget_type: str, options: dict) -> list[dict]:
     """The fields of a type's option form, read from its schema.
 
-    Each: {"name", "label", "kind": text|number|checkbox|select|media, "value", "choices"}.
+    Each: {"name", "label", "kind": text|textarea|color|number|checkbox|select|media, "value", "choices",
+    "media_kind"}; a media field names the kind of item it takes (image or video).
     """
     widget = get(widget_type)
     fields = []
@@ -91,6 +109,7 @@ def form_fields(widget_type: str, options: dict) -> list[dict]:
                 "kind": kind,
                 "value": options.get(name, info.default),
                 "choices": choices,
+                "media_kind": extra.get("media_kind", ""),
             }
         )
     return fields

@@ -1,4 +1,4 @@
-"""Clock: time zone, 12/24 h, optional date; ticks in the browser every second."""
+"""Clock: time zone, 12/24 h, digital or analog, date format, language; ticks in the browser every second."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class ClockOptions(BaseModel):
     hour12: bool = Field(False, title=lazy("12-hour clock"))
     show_date: bool = Field(True, title=lazy("Show the date"))
     style: Literal["digital", "analog"] = Field("digital", title=lazy("Style"))
+    date_format: Literal["long", "medium", "short", "iso"] = Field("long", title=lazy("Date format"))
+    language: Literal["auto", "zh_CN", "en"] = Field("auto", title=lazy("Language"))
 
     @field_validator("timezone")
     @classmethod

@@ -7,24 +7,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from signage.i18n import lazy
-from widgets.base import Widget
+from widgets.base import Widget, media_item
 
 
 class ImageOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    media_id: int | None = Field(None, title=lazy("Image"), json_schema_extra={"kind": "media"})
+    media_id: int | None = Field(None, title=lazy("Image"), json_schema_extra={"kind": "media", "media_kind": "image"})
     fit: Literal["contain", "cover"] = Field("contain", title=lazy("Fit"))
 
 
 async def image_data(options: ImageOptions, db: Any) -> dict:
-    from media.models import Media
-
-    if options.media_id is None or db is None:
-        return {"media": None}
-    async with db.session() as s:
-        media = await s.get(Media, options.media_id)
-    return {"media": media}
+    return {"media": await media_item(db, options.media_id, "image")}
 
 
 widget = Widget(type="image", label=lazy("Image"), options=ImageOptions, data=image_data)

@@ -49,10 +49,11 @@ def upload(page, base: str, path) -> str:
     """Upload one file in /media; returns its media id, read from the grid."""
     page.goto(base + "/media")
     page.set_input_files("input[name=files]", str(path))
-    submit(page, "form.upload", "Upload")
-    assert page.url == base + "/media", page.url
+    page.locator("form.upload").get_by_role("button", name="Upload", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('#uploads li.done, #uploads li.failed').length === 1")
     no_error_shown(page)
     item = page.locator(".media-grid li[data-media-id]").filter(has=page.locator(".name", has_text=path.name))
+    item.wait_for()
     assert item.count() == 1, page.locator(".media-grid").inner_text()
     return item.get_attribute("data-media-id")
 
