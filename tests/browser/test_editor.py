@@ -230,7 +230,13 @@ def test_reorder_a_playlist_by_dragging(make_server, contexts):
         "want => [...document.querySelectorAll('#items .playlist-item')].map(x => x.dataset.itemId).join() === want",
         arg=",".join(want),
     )
-    r = a.request.get(f"{base}/api/v1/playlists/{playlist['id']}")
+    # The page saves the new order in the background: wait for it to be stored.
+    deadline = time.monotonic() + 5
+    while True:
+        r = a.request.get(f"{base}/api/v1/playlists/{playlist['id']}")
+        if [i["id"] for i in r.json()["items"]] == want or time.monotonic() > deadline:
+            break
+        a.wait_for_timeout(100)
     assert [i["id"] for i in r.json()["items"]] == want
     a.reload()
     assert [x.get_attribute("data-item-id") for x in a.locator("#items .playlist-item").all()] == want
