@@ -23,7 +23,14 @@ def test_draft_round_trip_with_previews(client):
     r = client.put(f"/api/v1/layouts/{layout['id']}?preview=1", headers=headers, json={"regions": [CLOCK]})
     assert r.status_code == 200, r.text
     [region] = r.json()["regions"]
-    assert region["options"] == {"timezone": "Europe/London", "hour12": False, "show_date": True, "style": "digital"}
+    assert region["options"] == {
+        "timezone": "Europe/London",
+        "hour12": False,
+        "show_date": True,
+        "style": "digital",
+        "date_format": "long",
+        "language": "auto",
+    }
     assert len(region["id"]) == 8 and 'data-tz="Europe/London"' in region["html"]
     got = client.get(f"/api/v1/layouts/{layout['id']}", headers=headers).json()
     assert got["regions"] == [{k: v for k, v in region.items() if k != "html"}]
