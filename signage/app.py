@@ -14,7 +14,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signage import accounts, audit, errors, health, i18n
+from signage import accounts, audit, errors, health, i18n, openapi
 from signage.db import Database
 from signage.events import EventBus
 from signage.settings import Settings
@@ -87,20 +87,25 @@ def _too_large(max_bytes: int) -> str:
 
 
 def all_routes() -> list:
+    import booking_api.routes
     import media.library
     import player.routes
     import player.screens
     import playlists.layouts
 
-    static = StaticFiles(packages=[("signage", "static"), ("widgets", "static"), ("player", "static")])
+    static = StaticFiles(
+        packages=[("signage", "static"), ("widgets", "static"), ("player", "static"), ("booking_api", "static")]
+    )
     return [
         *accounts.routes,
         *health.routes,
+        *openapi.routes,
         *audit.routes,
         *media.library.routes,
         *playlists.layouts.routes,
         *player.screens.routes,
         *player.routes.routes,
+        *booking_api.routes.routes,
         Mount("/static", static, name="static"),
     ]
 

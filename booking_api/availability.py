@@ -1,0 +1,220 @@
+"""Who is free when (SPEC B3): the day grid of rooms by 15-minute slots, live.
+
+Colours as in the seed: white free, orange booked but not started, blue in
+progress, gray ended; pending bookings are marked. A day of any number of rooms
+costs two queries (rooms, then that day's bookings of those rooms).
+
+`room_status(bookings, at)` is the reusable answer for one room at one moment
+(door screens and the floor plan use it): free, booked, in progress or ended,
+with the current and the next meeting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from booking_api.models import ACTIVE, Booking, Room
+from signage import openapi
+from signage.auth import SIGNED_IN, route
+from signage.db import utcnow
+from signage.errors import Invalid
+from signage.i18n import gettext as _
+from signage.templating import render
+
+SLOT = 15  # minutes
+PING_SECONDS = 15
+
+
+def booking_state(b: Booking, now: dt.datetime) -> str:
+    """booked (not started), in_progress or ended."""
+    if b.end_at <= now:
+        return "ended"
+    if b.start_at <= now:
+        return "in_progress"
+    return "booked"
+
+
+def room_status(bookings: list[Booking], at: dt.datetime) -> dict:
+    """The state of one room at `at`, from its active bookings of that day.
+
+    in_progress when a meeting runs; else booked when one is still to come; else
+    ended when the day's meetings are over; else free.
+    """
+    mine = sorted((b for b in bookings if b.status in ACTIVE), key=lambda b: b.start_at)
+    current = next((b for b in mine if b.start_at <= at < b.end_at), None)
+    upcoming = next((b for b in mine if b.start_at > at), None)
+    if current:
+        state = "in_progress"
+    elif upcoming:
+        state = "booked"
+    elif mine:
+        state = "ended"
+    else:
+        state = "free"
+    return {"state": state, "current": current, "next": upcoming}
+
+
+def parse_day(raw: str | None, tz: ZoneInfo) -> dt.date:
+    if not raw:
+        return utcnow().astimezone(tz).date()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(_("date must be YYYY-MM-DD."), {"field": "date"}) from None
+
+
+def filters_of(params) -> dict:
+    capacity = (params.get("capacity") or "").strip()
+    if capacity and not capacity.isdigit():
+        raise Invalid(_("capacity must be a whole number."), {"field": "capacity"})
+    equipment = [e.strip() for e in (params.get("equipment") or "").split(",") if e.strip()]
+    return {"floor": (params.get("floor") or "").strip(), "capacity": int(capacity or 0), "equipment": equipment}
+
+
+async def day_of(s, day: dt.date, tz: ZoneInfo, filters: dict) -> tuple[list[Room], dict[int, list[Booking]]]:
+    query = select(Room).order_by(Room.building, Room.floor, Room.name)
+    if filters["floor"]:
+        query = query.where(Room.floor == filters["floor"])
+    if filters["capacity"]:
+        query = query.where(Room.capacity >= filters["capacity"])
+    rooms = [r for r in (await s.scalars(query)).all() if set(filters["equipment"]) <= set(r.equipment)]
+    start = dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
+    end = start + dt.timedelta(days=1)
+    by_room: dict[int, list[Booking]] = {r.id: [] for r in rooms}
+    if rooms:
+        found = await s.scalars(
+            select(Booking)
+            .where(Booking.status.in_(ACTIVE), Booking.start_at < end, Booking.end_at > start)
+            .order_by(Booking.start_at)
+        )
+        for b in found:
+            if b.room_id in by_room:
+                by_room[b.room_id].append(b)
+    return rooms, by_room
+
+
+def booking_brief(b: Booking, now: dt.datetime) -> dict:
+    return {
+        "id": b.id,
+        "title": b.title,
+        "start": b.start_at.isoformat(),
+        "end": b.end_at.isoformat(),
+        "status": b.status,
+        "state": booking_state(b, now),
+    }
+
+
+async def api_availability(request: Request) -> Response:
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    day, filters = parse_day(request.query_params.get("date"), tz), filters_of(request.query_params)
+    now = utcnow()
+    async with request.app.state.db.session() as s:
+        rooms, by_room = await day_of(s, day, tz, filters)
+    out = []
+    for r in rooms:
+        status = room_status(by_room[r.id], now)
+        out.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "building": r.building,
+                "floor": r.floor,
+                "capacity": r.capacity,
+                "equipment": r.equipment,
+                "status": status["state"],
+                "bookings": [booking_brief(b, now) for b in by_room[r.id]],
+            }
+        )
+    return JSONResponse({"date": day.isoformat(), "timezone": tz.key, "slot_minutes": SLOT, "rooms": out})
+
+
+def grid_rows(rooms: list[Room], by_room: dict, day: dt.date, tz: ZoneInfo, now: dt.datetime) -> tuple[list, list]:
+    """Column times and, per room, one cell per slot: (state, booking or None, slot start)."""
+    first = min((r.opens_at for r in rooms), default=8 * 60) // SLOT * SLOT
+    last = max((r.closes_at for r in rooms), default=20 * 60)
+    midnight = dt.datetime.combine(day, dt.time(), tz)
+    columns = [(m, (midnight + dt.timedelta(minutes=m)).astimezone(dt.UTC)) for m in range(first, last, SLOT)]
+    step = dt.timedelta(minutes=SLOT)
+    rows = []
+    for r in rooms:
+        cells, bookings = [], by_room[r.id]
+        for minute, start in columns:
+            end = start + step
+            b = next((b for b in bookings if b.start_at < end and b.end_at > start), None)
+            if b is not None:
+                state = booking_state(b, now)
+            elif minute < r.opens_at or minute + SLOT > r.closes_at:
+                state = "closed"
+            elif end <= now:
+                state = "past"
+            else:
+                state = "free"
+            cells.append((state, b, start))
+        rows.append((r, cells, room_status(bookings, now)["state"]))
+    return columns, rows
+
+
+async def grid_page(request: Request) -> Response:
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    day, filters = parse_day(request.query_params.get("date"), tz), filters_of(request.query_params)
+    now = utcnow()
+    async with request.app.state.db.session() as s:
+        rooms, by_room = await day_of(s, day, tz, filters)
+        floors = (await s.scalars(select(Room.floor).distinct().order_by(Room.floor))).all()
+    columns, rows = grid_rows(rooms, by_room, day, tz, now)
+    ctx = {
+        "day": day,
+        "prev_day": day - dt.timedelta(days=1),
+        "next_day": day + dt.timedelta(days=1),
+        "filters": filters,
+        "floors": floors,
+        "columns": [(f"{m // 60:02d}:{m % 60:02d}", start.isoformat()) for m, start in columns],
+        "rows": rows,
+        "timezone": tz.key,
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "booking_api/availability.html", ctx, block="grid")
+    return render(request, "booking_api/availability.html", ctx)
+
+
+async def events(request: Request) -> Response:
+    """`changed` whenever a booking or room changes anywhere (the page then reloads its grid)."""
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        raise Invalid(_("This is an event stream; open it with EventSource."))
+    bus = request.app.state.bus
+
+    async def stream():
+        async with bus.subscribe("bookings") as sub:
+            yield {"event": "hello", "data": "{}"}
+            async for _channel, _data in sub:
+                yield {"event": "changed", "data": "{}"}
+
+    return EventSourceResponse(
+        stream(), ping=PING_SECONDS, send_timeout=30, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"}
+    )
+
+
+openapi.add(
+    "get",
+    "/api/v1/availability",
+    "Every room's bookings of a day, and its status now",
+    tag="availability",
+    query={
+        "date": "YYYY-MM-DD (site time zone); default today",
+        "floor": "only this floor",
+        "capacity": "at least this many seats",
+        "equipment": "comma-separated; rooms having all",
+    },
+)
+
+routes = [
+    route("/rooms", grid_page, allow=SIGNED_IN),
+    route("/rooms/events", events, allow=SIGNED_IN),
+    route("/api/v1/availability", api_availability, allow=SIGNED_IN),
+]
