@@ -299,9 +299,14 @@ async def update_booking(request: Request, booking_id: int, patch: BookingPatch)
             await apply_patch(s, request, patch, room, moves)
             touched = {room.id, b.room_id}
     except IntegrityError:
-        raise Conflict(
-            _("%(room)s is already booked at that time.", room=str(patch.room_id or "")), {"conflicts": []}
-        ) from None
+        # PostgreSQL: a concurrent transaction took one of the new times first.
+        async with db.session() as s:
+            room = await get_room(s, patch.room_id or b.room_id)
+            ids = [t.id for t, _s, _e in moves]
+            clashes = await find_clashes(s, room, [(st, en) for _t, st, en in moves], exclude=ids)
+            if not clashes:
+                raise
+            raise await rules.conflict_error(s, room, clashes, 1, tz, exclude=ids) from None
     await announce(request, touched)
     return targets
 
