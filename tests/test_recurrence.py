@@ -8,8 +8,17 @@ from conftest import api_token, rows
 from sqlalchemy import select
 
 from booking_api import recurrence
+from signage import i18n
 from booking_api.models import Booking
 from signage.errors import Invalid
+
+
+@pytest.fixture
+def english():
+    """Messages in English outside a request."""
+    token = i18n.current_locale.set("en")
+    yield
+    i18n.current_locale.reset(token)
 
 
 def local(value: str) -> dt.datetime:
@@ -48,7 +57,7 @@ def test_rules_give_local_wall_times():
         ("FREQ=DAILY;COUNT=abc", "at most 500 times"),
     ],
 )
-def test_bad_rules_are_refused(rule, message):
+def test_bad_rules_are_refused(english, rule, message):
     start = dt.datetime(2027, 3, 1, 9, tzinfo=TZ)
     with pytest.raises(Invalid) as exc:
         recurrence.occurrences(rule, start, start + dt.timedelta(hours=1), "Asia/Shanghai")
