@@ -120,6 +120,9 @@ def test_floor_plan_upload_place_and_colours(client):
     page = client.get(f"/floorplans/{plan.id}").text
     assert 'data-state="free"' in page and "left: 40.0%" in page
     assert client.get(f"/floorplans/files/{plan.image}").status_code == 200
+    # what the live page swaps in when a booking changes: the marks alone
+    marks = client.get(f"/floorplans/{plan.id}", headers={"HX-Request": "true"}).text
+    assert f'data-room-id="{room["id"]}"' in marks and "<img" not in marks
 
 
 def test_openapi_document_is_valid_and_lists_the_api(client):

@@ -8,8 +8,8 @@ from conftest import api_token, rows
 from sqlalchemy import select
 
 from booking_api import recurrence
-from signage import i18n
 from booking_api.models import Booking
+from signage import i18n
 from signage.errors import Invalid
 
 

@@ -134,6 +134,12 @@ def test_approval_changes_the_colour_on_another_page_live(site):
     assert grid.locator(slot).get_attribute("class") == "cell booked pending"
     grid.evaluate("window.__marker = 1")
 
+    mine = sign_in(context(), server.url, member_email)
+    mine.goto(f"{server.url}/bookings")
+    mine.wait_for_function("document.body.dataset.live === '1'")
+    status = mine.locator(f"tr[data-booking-id='{r.json()['id']}'] td").last
+    assert status.inner_text() == "Waiting for approval"
+
     inbox = sign_in(context(), server.url, owner_email)
     inbox.goto(f"{server.url}/approvals")
     row = inbox.locator(f"tr[data-booking-id='{r.json()['id']}']")
@@ -144,6 +150,7 @@ def test_approval_changes_the_colour_on_another_page_live(site):
 
     grid.wait_for_function(f"document.querySelector(\"{slot}\").className === 'cell booked'")
     assert grid.evaluate("window.__marker") == 1, "the grid page was reloaded"
-    mine = sign_in(context(), server.url, member_email)
-    mine.goto(f"{server.url}/bookings")
-    assert "Confirmed" in mine.locator(f"tr[data-booking-id='{r.json()['id']}']").inner_text()
+    # the organizer's list follows too
+    mine.wait_for_function(
+        f"document.querySelector(\"tr[data-booking-id='{r.json()['id']}'] td:last-child\").textContent.trim() === 'Confirmed'"
+    )
