@@ -14,7 +14,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signage import accounts, audit, errors, health, i18n, live, people
+from signage import accounts, audit, errors, health, i18n, live, openapi, people
 from signage.db import Database
 from signage.events import EventBus
 from signage.settings import Settings, current_settings
@@ -88,6 +88,7 @@ def _too_large(max_bytes: int) -> str:
 
 
 def all_routes() -> list:
+    import booking_api.routes
     import media.api
     import media.library
     import media.serving
@@ -107,11 +108,13 @@ def all_routes() -> list:
             ("player", "static"),
             ("playlists", "static"),
             ("media", "static"),
+            ("booking_api", "static"),
         ]
     )
     return [
         *accounts.routes,
         *health.routes,
+        *openapi.routes,
         *audit.routes,
         *people.routes,
         *live.routes,
@@ -126,6 +129,7 @@ def all_routes() -> list:
         *widgets.preview.routes,
         *player.screens.routes,
         *player.routes.routes,
+        *booking_api.routes.routes,
         Mount("/static", static, name="static"),
     ]
 

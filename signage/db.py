@@ -58,6 +58,7 @@ def utcnow() -> dt.datetime:
 
 def all_models() -> None:
     """Import every module that defines tables, so `Base.metadata` is complete."""
+    import booking_api.models  # noqa: F401
     import media.models  # noqa: F401
     import player.models  # noqa: F401
     import playlists.models  # noqa: F401

@@ -1,0 +1,137 @@
+"""Approval (SPEC B4): bookings of rooms that need it wait as "pending" (holding
+their slot) until one of the room's admins approves or rejects them with a reason."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from booking_api.bookings import announce, booking_json, get_booking
+from booking_api.models import Booking, Room, RoomOwner
+from booking_api.rooms import may_manage
+from signage import audit, openapi
+from signage.api import json_body, parse
+from signage.auth import route
+from signage.errors import AppError, Conflict, Forbidden, Invalid
+from signage.i18n import gettext as _
+from signage.models import User
+from signage.templating import render
+
+APPROVERS = ("room_admin",)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=1000)
+    scope: Literal["this", "series"] = Field("this", description="this booking, or every pending one of its series")
+
+
+async def decide(request: Request, booking_id: int, approve: bool, reason: str, scope: str = "this") -> Booking:
+    reason = reason.strip()
+    if not approve and not reason:
+        raise Invalid(_("Say why the booking is rejected."), {"field": "reason"})
+    user = request.state.user
+    async with request.app.state.db.begin() as s:
+        b = await get_booking(s, booking_id)
+        if not await may_manage(s, user, b.room_id):
+            raise Forbidden(_("Only the room's admins may approve or reject its bookings."))
+        if b.status != "pending":
+            raise Conflict(_("This booking is not waiting for approval."))
+        targets = [b]
+        if scope == "series" and b.series_id is not None:
+            query = select(Booking).where(Booking.series_id == b.series_id, Booking.status == "pending")
+            targets = list((await s.scalars(query)).all())
+        for t in targets:
+            t.status, t.reason, t.decided_by = ("confirmed" if approve else "rejected"), reason, user.id
+    await announce(request, {b.room_id})
+    await request.app.state.bus.notify(f"user:{b.organizer_id}", {"type": "decision", "booking_id": b.id})
+    return b
+
+
+async def _decide_and_record(request: Request, approve: bool, reason: str, scope: str = "this") -> Booking:
+    booking_id = request.path_params["id"]
+    action = "booking.approve" if approve else "booking.reject"
+    try:
+        b = await decide(request, booking_id, approve, reason, scope)
+    except AppError as exc:
+        await audit.record(request, action, f"booking:{booking_id}", result="failure", reason=exc.message)
+        raise
+    await audit.record(
+        request, action, f"booking:{booking_id}", reason=f"{scope}: {reason}" if scope != "this" else reason
+    )
+    return b
+
+
+async def inbox(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
+    user = request.state.user
+    query = (
+        select(Booking, Room, User)
+        .join(Room, Room.id == Booking.room_id)
+        .outerjoin(User, User.id == Booking.organizer_id)
+        .where(Booking.status == "pending")
+        .order_by(Booking.start_at)
+    )
+    if user.role != "admin":
+        query = query.join(RoomOwner, RoomOwner.room_id == Room.id).where(RoomOwner.user_id == user.id)
+    async with request.app.state.db.session() as s:
+        pending = (await s.execute(query.limit(500))).all()
+    return render(request, "booking_api/approvals.html", {"pending": pending, "error": error}, status_code=status_code)
+
+
+async def approve_form(request: Request) -> Response:
+    form = await request.form()
+    await _decide_and_record(request, True, "", "series" if form.get("scope") == "series" else "this")
+    return RedirectResponse("/approvals", status_code=303)
+
+
+async def reject_form(request: Request) -> Response:
+    form = await request.form()
+    try:
+        scope = "series" if form.get("scope") == "series" else "this"
+        await _decide_and_record(request, False, str(form.get("reason", "")), scope)
+    except (Invalid, Conflict) as exc:
+        return await inbox(request, error=exc, status_code=exc.status)
+    return RedirectResponse("/approvals", status_code=303)
+
+
+async def api_approve(request: Request) -> Response:
+    raw = await request.body()
+    body = parse(Decision, await json_body(request)) if raw.strip() else Decision()
+    b = await _decide_and_record(request, True, body.reason, body.scope)
+    return JSONResponse(booking_json(b))
+
+
+async def api_reject(request: Request) -> Response:
+    body = parse(Decision, await json_body(request))
+    b = await _decide_and_record(request, False, body.reason, body.scope)
+    return JSONResponse(booking_json(b))
+
+
+openapi.add(
+    "post",
+    "/api/v1/bookings/{id}/approve",
+    "Approve a pending booking",
+    body=Decision,
+    tag="approvals",
+    errors=(401, 403, 404, 409),
+)
+openapi.add(
+    "post",
+    "/api/v1/bookings/{id}/reject",
+    "Reject a pending booking (reason required)",
+    body=Decision,
+    tag="approvals",
+    errors=(400, 401, 403, 404, 409),
+)
+
+routes = [
+    route("/approvals", inbox, allow=APPROVERS),
+    route("/approvals/{id:int}/approve", approve_form, methods=["POST"], allow=APPROVERS),
+    route("/approvals/{id:int}/reject", reject_form, methods=["POST"], allow=APPROVERS),
+    route("/api/v1/bookings/{id:int}/approve", api_approve, methods=["POST"], allow=APPROVERS),
+    route("/api/v1/bookings/{id:int}/reject", api_reject, methods=["POST"], allow=APPROVERS),
+]

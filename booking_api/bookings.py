@@ -1,0 +1,551 @@
+"""Bookings (SPEC B2): create, edit, cancel, one at a time or a recurring series.
+
+The guarantee: no two active bookings of one room block overlapping times. Every
+write runs in one transaction (`db.begin()`): on SQLite that is BEGIN IMMEDIATE,
+so the overlap check below and the insert that follows cannot interleave with
+another writer; on PostgreSQL the exclusion constraint refuses what a concurrent
+transaction slipped in, and that refusal becomes the same 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from booking_api import recurrence, rules
+from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series
+from booking_api.rooms import get_room, may_manage
+from signage import audit, openapi
+from signage.api import json_body, parse
+from signage.auth import SIGNED_IN, route
+from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from signage.i18n import gettext as _
+
+Scope = Literal["this", "following", "series"]
+
+
+def _iso_text(value):
+    if not isinstance(value, str):
+        raise ValueError("give the time as ISO 8601 text with an offset, e.g. 2026-11-25T09:00:00+08:00")
+    return value
+
+
+class AttendeeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field("", max_length=254)
+    phone: str = Field("", max_length=50)
+    role: Literal["chair", "required", "optional"] = "required"
+    user_id: int | None = Field(None, description="set when the attendee is a user of the system; else a guest")
+
+
+class BookingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    room_id: int
+    title: str = Field(min_length=1, max_length=200)
+    start: AwareDatetime = Field(description="ISO 8601 with offset")
+    end: AwareDatetime = Field(description="ISO 8601 with offset")
+    attendees: list[AttendeeIn] = Field(default_factory=list, max_length=500)
+    notes: str = Field("", max_length=5000)
+    services: list[str] = Field(default_factory=list, max_length=20, description="wanted services, e.g. tea, projector")
+    rrule: str | None = Field(None, max_length=500, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO;COUNT=10")
+    on_conflict: Literal["fail", "skip"] = Field("fail", description="skip: book only the free occurrences")
+
+    _text = field_validator("start", "end", mode="before")(_iso_text)
+
+
+class BookingPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    room_id: int | None = None
+    title: str | None = Field(None, min_length=1, max_length=200)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    attendees: list[AttendeeIn] | None = Field(None, max_length=500)
+    notes: str | None = Field(None, max_length=5000)
+    services: list[str] | None = Field(None, max_length=20)
+    scope: Scope = Field("this", description="this occurrence, this and following, or the whole series")
+
+    _text = field_validator("start", "end", mode="before")(lambda v: v if v is None else _iso_text(v))
+
+
+class AttendeeOut(AttendeeIn):
+    pass
+
+
+class BookingOut(BaseModel):
+    id: int
+    room_id: int
+    series_id: int | None
+    title: str
+    organizer_id: int | None
+    start: str
+    end: str
+    status: Literal["pending", "confirmed", "cancelled", "rejected"]
+    reason: str
+    notes: str
+    services: list[str]
+    detached: bool
+    attendees: list[AttendeeOut]
+    occurrences: list[dict] | None = None
+    skipped: list[dict] | None = None
+
+
+def booking_json(b: Booking, attendees: list[Attendee] | None = None) -> dict:
+    return {
+        "id": b.id,
+        "room_id": b.room_id,
+        "series_id": b.series_id,
+        "title": b.title,
+        "organizer_id": b.organizer_id,
+        "start": b.start_at.isoformat(),
+        "end": b.end_at.isoformat(),
+        "status": b.status,
+        "reason": b.reason,
+        "notes": b.notes,
+        "services": list(b.services),
+        "detached": b.detached,
+        "attendees": [
+            {"name": a.name, "email": a.email, "phone": a.phone, "role": a.role, "user_id": a.user_id}
+            for a in attendees or []
+        ],
+    }
+
+
+def site_tz(request: Request) -> ZoneInfo:
+    return ZoneInfo(request.app.state.settings.timezone)
+
+
+def wanted_times(body: BookingIn, tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    start, end = body.start.astimezone(dt.UTC), body.end.astimezone(dt.UTC)
+    rules.check_times(start, end)
+    if body.rrule:
+        return recurrence.occurrences(body.rrule, start, end, tz.key)
+    return [(start, end)]
+
+
+async def find_clashes(s, room: Room, times, exclude=()) -> list:
+    clashes = []
+    for start, end in times:
+        taken = await rules.conflicts(s, room.id, start, rules.blocked_until(room, end), exclude)
+        if taken:
+            clashes.append((start, end, taken))
+    return clashes
+
+
+def fingerprint(request: Request, raw: bytes) -> str:
+    return hashlib.sha256(request.method.encode() + request.url.path.encode() + b"\0" + raw).hexdigest()
+
+
+async def replay(s, user_id: int, key: str, print_: str) -> Response | None:
+    found = await s.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
+    if found is None:
+        return None
+    if found.fingerprint != print_:
+        raise Invalid(_("This Idempotency-Key was used for a different request."), {"header": "Idempotency-Key"})
+    return JSONResponse(found.response, status_code=found.status, headers={"Idempotent-Replayed": "true"})
+
+
+async def insert_bookings(s, request: Request, body: BookingIn, room: Room, times, tz) -> tuple[list[Booking], list]:
+    user = request.state.user
+    for start, end in times:
+        rules.check_rules(room, start, end, tz)
+    clashes = await find_clashes(s, room, times)
+    if clashes and (body.on_conflict == "fail" or len(clashes) == len(times)):
+        raise await rules.conflict_error(s, room, clashes, max(len(body.attendees), 1), tz)
+    skipped = {(c[0], c[1]) for c in clashes}
+    series = None
+    if body.rrule:
+        series = Series(rrule=body.rrule.strip())
+        s.add(series)
+        await s.flush()
+    needs_approval = room.needs_approval and not await may_manage(s, user, room.id)
+    status = "pending" if needs_approval else "confirmed"
+    made = []
+    for start, end in times:
+        if (start, end) in skipped:
+            continue
+        made.append(
+            Booking(
+                room_id=room.id,
+                series_id=series.id if series else None,
+                title=body.title.strip(),
+                organizer_id=user.id,
+                start_at=start,
+                end_at=end,
+                blocked_until=rules.blocked_until(room, end),
+                status=status,
+                notes=body.notes,
+                services=body.services,
+            )
+        )
+    s.add_all(made)
+    await s.flush()
+    for b in made:
+        s.add_all(Attendee(booking_id=b.id, **a.model_dump()) for a in body.attendees)
+    return made, sorted(skipped)
+
+
+async def create_booking(request: Request, body: BookingIn, key: str = "", raw: bytes = b"") -> tuple[int, dict]:
+    """(status, answer) for a new booking or series; Conflict (409) when the room is taken."""
+    tz, user = site_tz(request), request.state.user
+    times = wanted_times(body, tz)
+    db = request.app.state.db
+    print_ = fingerprint(request, raw)
+    try:
+        async with db.begin() as s:
+            if key:
+                replayed = await replay(s, user.id, key, print_)
+                if replayed is not None:
+                    return replayed.status_code, replayed.body  # type: ignore[return-value]
+                slot = IdempotencyKey(user_id=user.id, key=key, fingerprint=print_)
+                s.add(slot)
+                await s.flush()  # a concurrent retry with this key waits here, then fails
+            room = await get_room(s, body.room_id)
+            made, skipped = await insert_bookings(s, request, body, room, times, tz)
+            answer = booking_json(made[0], [Attendee(**a.model_dump()) for a in body.attendees])
+            if body.rrule:
+                answer["occurrences"] = [
+                    {"id": b.id, "start": b.start_at.isoformat(), "end": b.end_at.isoformat(), "status": b.status}
+                    for b in made
+                ]
+                answer["skipped"] = [{"start": a.isoformat(), "end": b.isoformat()} for a, b in skipped]
+            if key:
+                slot.response, slot.status = answer, 201
+            s.add(audit.entry(request, "booking.create", f"booking:{made[0].id}", reason=made[0].status))
+    except IntegrityError:
+        # PostgreSQL: a concurrent transaction won (exclusion constraint) or used the same key.
+        async with db.session() as s:
+            if key and (replayed := await replay(s, user.id, key, print_)) is not None:
+                return replayed.status_code, replayed.body  # type: ignore[return-value]
+            room = await get_room(s, body.room_id)
+            clashes = await find_clashes(s, room, times)
+            if not clashes:
+                raise
+            raise await rules.conflict_error(s, room, clashes, max(len(body.attendees), 1), tz) from None
+    await announce(request, {room.id})
+    return 201, answer
+
+
+async def announce(request: Request, room_ids) -> None:
+    bus = request.app.state.bus
+    for room_id in room_ids:
+        await bus.notify(f"room:{room_id}", {"type": "booking", "room_id": room_id})
+    await bus.notify("bookings", {"type": "booking", "rooms": sorted(room_ids)})
+
+
+async def get_booking(s, booking_id: int, lock: bool = False) -> Booking:
+    b = await s.get(Booking, booking_id, with_for_update=lock)
+    if b is None:
+        raise NotFound(_("No such booking."))
+    return b
+
+
+async def may_change(s, user, b: Booking) -> bool:
+    return user.role == "admin" or b.organizer_id == user.id or await may_manage(s, user, b.room_id)
+
+
+async def scope_of(s, b: Booking, scope: str) -> list[Booking]:
+    """The bookings an edit or cancel of `b` applies to. Series edits skip occurrences changed alone."""
+    if scope == "this" or b.series_id is None:
+        return [b]
+    query = select(Booking).where(Booking.series_id == b.series_id, Booking.status.in_(("pending", "confirmed")))
+    if scope == "following":
+        query = query.where(Booking.start_at >= b.start_at)
+    found = [x for x in (await s.scalars(query.order_by(Booking.start_at))).all() if not x.detached or x.id == b.id]
+    return found or [b]
+
+
+async def update_booking(request: Request, booking_id: int, patch: BookingPatch) -> list[Booking]:
+    tz, user = site_tz(request), request.state.user
+    db = request.app.state.db
+    touched: set[int] = set()
+    try:
+        async with db.begin() as s:
+            b = await get_booking(s, booking_id)
+            if not await may_change(s, user, b):
+                raise Forbidden(_("Only the organizer or the room's admins may change this booking."))
+            if not b.active:
+                raise Conflict(_("This booking was cancelled or rejected; it cannot be changed."))
+            targets = await scope_of(s, b, patch.scope)
+            room = await get_room(s, patch.room_id or b.room_id)
+            shift = (patch.start.astimezone(dt.UTC) - b.start_at) if patch.start else dt.timedelta()
+            length = ((patch.end or b.end_at) - (patch.start or b.start_at)) if (patch.start or patch.end) else None
+            moves = []
+            for t in targets:
+                start = t.start_at + shift
+                end = start + (length if length is not None else t.end_at - t.start_at)
+                moves.append((t, start.astimezone(dt.UTC), end.astimezone(dt.UTC)))
+            timing = patch.start or patch.end or (patch.room_id and patch.room_id != b.room_id)
+            if timing:
+                for t, start, end in moves:
+                    rules.check_times(start, end)
+                    if (start, end, room.id) != (t.start_at, t.end_at, t.room_id):
+                        rules.check_rules(room, start, end, tz)
+                clashes = await find_clashes(
+                    s, room, [(st, en) for _t, st, en in moves], exclude=[t.id for t in targets]
+                )
+                if clashes:
+                    raise await rules.conflict_error(s, room, clashes, 1, tz, exclude=[t.id for t in targets])
+            await apply_patch(s, request, patch, room, moves)
+            touched = {room.id, b.room_id}
+    except IntegrityError:
+        # PostgreSQL: a concurrent transaction took one of the new times first.
+        async with db.session() as s:
+            room = await get_room(s, patch.room_id or b.room_id)
+            ids = [t.id for t, _s, _e in moves]
+            clashes = await find_clashes(s, room, [(st, en) for _t, st, en in moves], exclude=ids)
+            if not clashes:
+                raise
+            raise await rules.conflict_error(s, room, clashes, 1, tz, exclude=ids) from None
+    await announce(request, touched)
+    return targets
+
+
+async def apply_patch(s, request: Request, patch: BookingPatch, room: Room, moves) -> None:
+    user = request.state.user
+    series = None
+    if patch.scope == "following" and moves and moves[0][0].series_id is not None:
+        old = await s.get(Series, moves[0][0].series_id)
+        series = Series(rrule=old.rrule if old else "")
+        s.add(series)
+        await s.flush()
+    for t, start, end in moves:
+        moved = (start, end, room.id) != (t.start_at, t.end_at, t.room_id)
+        t.start_at, t.end_at, t.room_id = start, end, room.id
+        t.blocked_until = rules.blocked_until(room, end)
+        for field in ("title", "notes", "services"):
+            value = getattr(patch, field)
+            if value is not None:
+                setattr(t, field, value.strip() if isinstance(value, str) and field == "title" else value)
+        if patch.scope == "this" and t.series_id is not None:
+            t.detached = True
+        if series is not None:
+            t.series_id = series.id
+        if moved and room.needs_approval and not await may_manage(s, user, room.id):
+            t.status = "pending"
+        if patch.attendees is not None:
+            await s.execute(delete(Attendee).where(Attendee.booking_id == t.id))
+            s.add_all(Attendee(booking_id=t.id, **a.model_dump()) for a in patch.attendees)
+    await s.flush()
+
+
+async def cancel_booking(request: Request, booking_id: int, scope: str, reason: str = "") -> list[Booking]:
+    user = request.state.user
+    async with request.app.state.db.begin() as s:
+        b = await get_booking(s, booking_id)
+        if not await may_change(s, user, b):
+            raise Forbidden(_("Only the organizer or the room's admins may cancel this booking."))
+        if not b.active:
+            raise Conflict(_("This booking is already cancelled or rejected."))
+        targets = await scope_of(s, b, scope)
+        for t in targets:
+            t.status, t.reason = "cancelled", reason
+    await announce(request, {b.room_id})
+    return targets
+
+
+async def attendees_of(s, ids) -> dict[int, list[Attendee]]:
+    found: dict[int, list[Attendee]] = {}
+    for a in (await s.scalars(select(Attendee).where(Attendee.booking_id.in_(list(ids))).order_by(Attendee.id))).all():
+        found.setdefault(a.booking_id, []).append(a)
+    return found
+
+
+# ---------------------------------------------------------------- API
+
+
+async def api_create(request: Request) -> Response:
+    raw = await request.body()
+    key = request.headers.get("idempotency-key", "").strip()
+    if len(key) > 200:
+        raise Invalid(_("The Idempotency-Key is too long (at most 200 characters)."))
+    try:
+        body = parse(BookingIn, await json_body(request))
+        status, answer = await create_booking(request, body, key, raw)
+    except AppError as exc:
+        await audit.record(request, "booking.create", "", result="failure", reason=exc.message)
+        raise
+    if isinstance(answer, bytes):  # a replayed answer, as stored
+        return Response(
+            answer, status_code=status, media_type="application/json", headers={"Idempotent-Replayed": "true"}
+        )
+    return JSONResponse(answer, status_code=status)  # audited in its own transaction
+
+
+async def api_check(request: Request) -> Response:
+    """Which occurrences of a wanted booking are free, without writing anything."""
+    body = parse(BookingIn, await json_body(request))
+    tz = site_tz(request)
+    times = wanted_times(body, tz)
+    async with request.app.state.db.session() as s:
+        room = await get_room(s, body.room_id)
+        out = []
+        for start, end in times:
+            try:
+                rules.check_rules(room, start, end, tz)
+                problem = ""
+            except Invalid as exc:
+                problem = exc.message
+            taken = await rules.conflicts(s, room.id, start, rules.blocked_until(room, end))
+            out.append(
+                {
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "free": not taken and not problem,
+                    "problem": problem or (_("Booked") if taken else ""),
+                }
+            )
+    return JSONResponse(
+        {"occurrences": out, "free": sum(o["free"] for o in out), "conflicting": sum(not o["free"] for o in out)}
+    )
+
+
+async def api_get(request: Request) -> Response:
+    async with request.app.state.db.session() as s:
+        b = await get_booking(s, request.path_params["id"])
+        people = await attendees_of(s, [b.id])
+    return JSONResponse(booking_json(b, people.get(b.id)))
+
+
+def _param_time(request: Request, name: str) -> dt.datetime | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace(" ", "+"))
+    except ValueError:
+        raise Invalid(_("%(field)s must be an ISO 8601 time with an offset.", field=name), {"field": name}) from None
+    if value.tzinfo is None:
+        raise Invalid(_("%(field)s must be an ISO 8601 time with an offset.", field=name), {"field": name})
+    return value
+
+
+async def api_list(request: Request) -> Response:
+    query = select(Booking).order_by(Booking.start_at, Booking.id)
+    room_id = request.query_params.get("room_id")
+    if room_id:
+        if not room_id.isdigit():
+            raise Invalid(_("room_id must be a whole number."), {"field": "room_id"})
+        query = query.where(Booking.room_id == int(room_id))
+    start, end = _param_time(request, "from"), _param_time(request, "to")
+    if start:
+        query = query.where(Booking.end_at > start)
+    if end:
+        query = query.where(Booking.start_at < end)
+    status = request.query_params.get("status")
+    if status:
+        query = query.where(Booking.status == status)
+    async with request.app.state.db.session() as s:
+        found = (await s.scalars(query.limit(5000))).all()
+        people = await attendees_of(s, [b.id for b in found])
+    return JSONResponse([booking_json(b, people.get(b.id)) for b in found])
+
+
+async def api_update(request: Request) -> Response:
+    booking_id = request.path_params["id"]
+    try:
+        patch = parse(BookingPatch, await json_body(request))
+        targets = await update_booking(request, booking_id, patch)
+    except AppError as exc:
+        await audit.record(request, "booking.update", f"booking:{booking_id}", result="failure", reason=exc.message)
+        raise
+    await audit.record(request, "booking.update", f"booking:{booking_id}", reason=f"{patch.scope}: {len(targets)}")
+    async with request.app.state.db.session() as s:
+        b = await get_booking(s, booking_id)
+        people = await attendees_of(s, [b.id])
+    return JSONResponse({**booking_json(b, people.get(b.id)), "changed": [t.id for t in targets]})
+
+
+async def api_cancel(request: Request) -> Response:
+    booking_id = request.path_params["id"]
+    scope = request.query_params.get("scope", "this")
+    if scope not in ("this", "following", "series"):
+        raise Invalid(_("scope is this, following or series."), {"field": "scope"})
+    try:
+        targets = await cancel_booking(request, booking_id, scope, request.query_params.get("reason", "")[:500])
+    except AppError as exc:
+        await audit.record(request, "booking.cancel", f"booking:{booking_id}", result="failure", reason=exc.message)
+        raise
+    await audit.record(request, "booking.cancel", f"booking:{booking_id}", reason=f"{scope}: {len(targets)}")
+    return JSONResponse({"id": booking_id, "status": "cancelled", "cancelled": [t.id for t in targets]})
+
+
+class Cancelled(BaseModel):
+    id: int
+    status: Literal["cancelled"]
+    cancelled: list[int]
+
+
+class CheckOut(BaseModel):
+    occurrences: list[dict]
+    free: int
+    conflicting: int
+
+
+openapi.add(
+    "post",
+    "/api/v1/bookings",
+    "Book a room (409 with suggestions when taken)",
+    body=BookingIn,
+    response=BookingOut,
+    status=201,
+    tag="bookings",
+    errors=(400, 401, 403, 404, 409),
+    headers={"Idempotency-Key": "a retried POST with the same key and body returns the first answer and books nothing"},
+)
+openapi.add(
+    "post",
+    "/api/v1/bookings/check",
+    "Which occurrences are free (writes nothing)",
+    body=BookingIn,
+    response=CheckOut,
+    tag="bookings",
+)
+openapi.add(
+    "get",
+    "/api/v1/bookings",
+    "List bookings",
+    response=list[BookingOut],
+    tag="bookings",
+    query={
+        "room_id": "a room",
+        "from": "ISO 8601 with offset",
+        "to": "ISO 8601 with offset",
+        "status": "pending, confirmed, cancelled or rejected",
+    },
+)
+openapi.add("get", "/api/v1/bookings/{id}", "A booking", response=BookingOut, tag="bookings")
+openapi.add(
+    "patch",
+    "/api/v1/bookings/{id}",
+    "Change a booking, this and following, or the series",
+    body=BookingPatch,
+    response=BookingOut,
+    tag="bookings",
+    errors=(400, 401, 403, 404, 409),
+)
+openapi.add(
+    "delete",
+    "/api/v1/bookings/{id}",
+    "Cancel a booking",
+    response=Cancelled,
+    tag="bookings",
+    query={"scope": "this, following or series", "reason": "why"},
+)
+
+routes = [
+    route("/api/v1/bookings", api_create, methods=["POST"], allow=SIGNED_IN),
+    route("/api/v1/bookings/check", api_check, methods=["POST"], allow=SIGNED_IN),
+    route("/api/v1/bookings", api_list, allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:int}", api_get, allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:int}", api_update, methods=["PATCH"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:int}", api_cancel, methods=["DELETE"], allow=SIGNED_IN),
+]

@@ -1,0 +1,147 @@
+"""Rooms, bookings and what hangs off them.
+
+A booking blocks its room from `start_at` to `blocked_until` (its end plus the
+room's buffer), so the next meeting can start `buffer_minutes` after it ends.
+No two active bookings (pending or confirmed) of one room may block overlapping
+times. On PostgreSQL an exclusion constraint over (room, tstzrange) says so;
+on SQLite writes are serialised (`BEGIN IMMEDIATE`) and `bookings.py` checks
+inside the write transaction. Both check the same stored columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DDL, JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event, func, text
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from signage.db import Base, UTCDateTime, utcnow
+
+ACTIVE = ("pending", "confirmed")
+STATUSES = ("pending", "confirmed", "cancelled", "rejected")
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    building: Mapped[str] = mapped_column(String(200), default="")
+    floor: Mapped[str] = mapped_column(String(50), default="", index=True)
+    capacity: Mapped[int] = mapped_column(default=1)
+    equipment: Mapped[list] = mapped_column(JSON, default=list)
+    photo_url: Mapped[str] = mapped_column(String(500), default="")
+    opens_at: Mapped[int] = mapped_column(default=0)  # minutes after local midnight
+    closes_at: Mapped[int] = mapped_column(default=24 * 60)
+    needs_approval: Mapped[bool] = mapped_column(default=False)
+    buffer_minutes: Mapped[int] = mapped_column(default=0)
+    max_minutes: Mapped[int] = mapped_column(default=0)  # 0: no limit
+    window_days: Mapped[int] = mapped_column(default=0)  # how far ahead; 0: no limit
+    notice_minutes: Mapped[int] = mapped_column(default=0)  # minimum notice
+    plan_x: Mapped[float | None] = mapped_column(default=None)  # place on the floor plan, 0..100 %
+    plan_y: Mapped[float | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoomOwner(Base):
+    """The room admins who manage a room and approve its bookings."""
+
+    __tablename__ = "room_owners"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Series(Base):
+    """A recurring meeting: its rule; its occurrences are bookings."""
+
+    __tablename__ = "booking_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rrule: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (Index("ix_bookings_room_id_start_at", "room_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("booking_series.id", ondelete="SET NULL"), default=None, index=True
+    )
+    detached: Mapped[bool] = mapped_column(Boolean, default=False)  # changed alone; series edits leave it
+    title: Mapped[str] = mapped_column(String(200))
+    organizer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # end_at + the room's buffer
+    status: Mapped[str] = mapped_column(String(12), default="confirmed")  # one of STATUSES
+    notes: Mapped[str] = mapped_column(Text, default="")
+    services: Mapped[list] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why rejected or cancelled
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+Booking.__table__.append_constraint(
+    ExcludeConstraint(
+        (Booking.__table__.c.room_id, "="),
+        (func.tstzrange(Booking.__table__.c.start_at, Booking.__table__.c.blocked_until, "[)"), "&&"),
+        name="ex_bookings_room_time",
+        using="gist",
+        where=text("status IN ('pending', 'confirmed')"),
+    ).ddl_if(dialect="postgresql")
+)
+event.listen(
+    Base.metadata,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS btree_gist").execute_if(dialect="postgresql"),
+)
+
+
+class Attendee(Base):
+    __tablename__ = "attendees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    role: Mapped[str] = mapped_column(String(20), default="required")  # chair, required, optional
+
+
+class IdempotencyKey(Base):
+    """The answer given to a POST with an `Idempotency-Key`, replayed on retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
+    status: Mapped[int] = mapped_column(default=201)
+    response: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FloorPlan(Base):
+    __tablename__ = "floor_plans"
+    __table_args__ = (UniqueConstraint("building", "floor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building: Mapped[str] = mapped_column(String(200), default="")
+    floor: Mapped[str] = mapped_column(String(50))
+    image: Mapped[str] = mapped_column(String(100))  # file name under <data>/floorplans
+    width: Mapped[int] = mapped_column(default=0)
+    height: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,116 @@
+"""The organizer's pages: my bookings (with the approval outcome), one booking to edit or cancel.
+
+Booking itself happens on the availability grid (`/rooms`), which talks to the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from booking_api.bookings import BookingPatch, attendees_of, cancel_booking, get_booking, may_change, update_booking
+from booking_api.models import Booking, Room
+from signage import audit
+from signage.api import parse
+from signage.auth import SIGNED_IN, route
+from signage.errors import AppError, Forbidden, Invalid
+from signage.i18n import gettext as _
+from signage.templating import render
+
+
+async def my_bookings(request: Request) -> Response:
+    user = request.state.user
+    async with request.app.state.db.session() as s:
+        found = (
+            await s.execute(
+                select(Booking, Room)
+                .join(Room, Room.id == Booking.room_id)
+                .where(Booking.organizer_id == user.id)
+                .order_by(Booking.start_at.desc())
+                .limit(300)
+            )
+        ).all()
+    return render(request, "booking_api/my_bookings.html", {"found": found})
+
+
+def local_input(value: dt.datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def from_local_input(raw: str, tz: ZoneInfo, field: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise Invalid(_("%(field)s must be a date and time.", field=field), {"field": field}) from None
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+async def booking_page(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    async with request.app.state.db.session() as s:
+        b = await get_booking(s, request.path_params["id"])
+        room = await s.get(Room, b.room_id)
+        people = (await attendees_of(s, [b.id])).get(b.id, [])
+        editable = await may_change(s, request.state.user, b) and b.active
+    ctx = {
+        "b": b,
+        "room": room,
+        "people": people,
+        "editable": editable,
+        "start": local_input(b.start_at, tz),
+        "end": local_input(b.end_at, tz),
+        "error": error,
+    }
+    return render(request, "booking_api/booking.html", ctx, status_code=status_code)
+
+
+async def edit_form(request: Request) -> Response:
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    booking_id = request.path_params["id"]
+    form = await request.form()
+    try:
+        data = {
+            "title": str(form.get("title", "")),
+            "notes": str(form.get("notes", "")),
+            "start": from_local_input(str(form.get("start", "")), tz, "start").isoformat(),
+            "end": from_local_input(str(form.get("end", "")), tz, "end").isoformat(),
+            "scope": str(form.get("scope", "this")),
+        }
+        patch = parse(BookingPatch, data)
+        await update_booking(request, booking_id, patch)
+    except AppError as exc:
+        await audit.record(request, "booking.update", f"booking:{booking_id}", result="failure", reason=exc.message)
+        if isinstance(exc, Forbidden):
+            raise
+        return await booking_page(request, error=exc, status_code=exc.status)
+    await audit.record(request, "booking.update", f"booking:{booking_id}", reason=data["scope"])
+    return RedirectResponse(f"/bookings/{booking_id}", status_code=303)
+
+
+async def cancel_form(request: Request) -> Response:
+    booking_id = request.path_params["id"]
+    form = await request.form()
+    scope = str(form.get("scope", "this"))
+    if scope not in ("this", "following", "series"):
+        scope = "this"
+    try:
+        await cancel_booking(request, booking_id, scope, str(form.get("reason", ""))[:500])
+    except AppError as exc:
+        await audit.record(request, "booking.cancel", f"booking:{booking_id}", result="failure", reason=exc.message)
+        if isinstance(exc, Forbidden):
+            raise
+        return await booking_page(request, error=exc, status_code=exc.status)
+    await audit.record(request, "booking.cancel", f"booking:{booking_id}", reason=scope)
+    return RedirectResponse("/bookings", status_code=303)
+
+
+routes = [
+    route("/bookings", my_bookings, allow=SIGNED_IN),
+    route("/bookings/{id:int}", booking_page, allow=SIGNED_IN),
+    route("/bookings/{id:int}", edit_form, methods=["POST"], allow=SIGNED_IN),
+    route("/bookings/{id:int}/cancel", cancel_form, methods=["POST"], allow=SIGNED_IN),
+]

@@ -1,0 +1,12 @@
+"""Every route of the booking system, mounted by `signage.app.all_routes`."""
+
+from booking_api import approvals, availability, bookings, floorplans, pages, rooms
+
+routes = [
+    *rooms.routes,
+    *bookings.routes,
+    *availability.routes,
+    *approvals.routes,
+    *floorplans.routes,
+    *pages.routes,
+]
