@@ -12,6 +12,7 @@ when several files were sent, its detail lists the files refused and those store
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from media import uploads, usage
 from media.library import filtered, get_item, progress_of, remove, store_and_audit
 from media.models import Media
-from signage import audit
+from signage import audit, openapi
 from signage.auth import route
 from signage.errors import AppError, Conflict, Invalid
 from signage.i18n import gettext as _
@@ -118,3 +119,75 @@ routes = [
     route("/api/v1/media/{id:int}", api_item, allow=EDITORS),
     route("/api/v1/media/{id:int}", api_delete, methods=["DELETE"], allow=EDITORS),
 ]
+
+
+class MediaItem(BaseModel):
+    id: int
+    name: str
+    kind: str = Field(description="image or video")
+    status: str = Field(description="processing, ready or failed")
+    progress: int = Field(description="0..100 while a video is being made playable")
+    error: str | None = None
+    folder: str
+    mime: str
+    size: int
+    width: int | None
+    height: int | None
+    duration: float | None
+    video_codec: str | None
+    audio_codec: str | None
+    url: str = Field(description="what screens play: the browser-playable file")
+    original_url: str
+    thumb_url: str | None
+    poster_url: str | None
+    variants: dict[str, str] = Field(description="resized image variants by width")
+    created_at: str | None
+
+
+class MediaItemDetail(MediaItem):
+    used_by: list[dict] = Field(description="layouts and playlists that use the item")
+
+
+class MediaList(BaseModel):
+    items: list[MediaItem]
+
+
+class Folders(BaseModel):
+    folders: list[str]
+
+
+openapi.add(
+    "post",
+    "/api/v1/media",
+    "Upload one or more images or videos (checked by content; videos are made playable in the background)",
+    form={"files": "the files", "folder": "optional folder"},
+    response=MediaList,
+    status=201,
+    tag="media",
+    errors=(400, 401, 403, 413),
+)
+openapi.add(
+    "get",
+    "/api/v1/media",
+    "List media",
+    response=MediaList,
+    tag="media",
+    query={"q": "search in names", "kind": "image or video", "folder": "a folder"},
+)
+openapi.add("get", "/api/v1/media/folders", "List folders", response=Folders, tag="media")
+openapi.add(
+    "get",
+    "/api/v1/media/{id}",
+    "A media item, its status, variants and where it is used",
+    response=MediaItemDetail,
+    tag="media",
+)
+openapi.add(
+    "delete",
+    "/api/v1/media/{id}",
+    "Delete a media item (409 while a published layout uses it)",
+    status=204,
+    tag="media",
+    query={"confirm": "yes: also take it out of the layouts that use it"},
+    errors=(401, 403, 404, 409),
+)

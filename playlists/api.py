@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from signage import openapi
+
 
 class RegionIn(BaseModel):
     model_config = {"extra": "forbid"}
@@ -175,3 +177,23 @@ OPENAPI = [
     ("post", "/api/v1/emergency", "Put a message or a layout on all screens or a group", EmergencyIn, EmergencyOut),
     ("post", "/api/v1/emergency/{id}/clear", "Clear an emergency override", None, EmergencyOut),
 ]
+
+
+def _status(method: str, path: str, answer) -> int:
+    if method == "delete":
+        return 204
+    if method == "post" and (path.endswith(("/publish", "/rollback")) or "{" not in path):
+        return 201
+    return 200
+
+
+for _method, _path, _summary, _body, _answer in OPENAPI:
+    openapi.add(
+        _method,
+        _path,
+        _summary,
+        body=_body,
+        response=_answer,
+        status=_status(_method, _path, _answer),
+        tag="schedules" if "/schedules" in _path or "/emergency" in _path or "/playing" in _path else "layouts",
+    )

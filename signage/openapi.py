@@ -33,6 +33,7 @@ class Operation:
     query: dict[str, str] = dataclasses.field(default_factory=dict)  # name → description
     errors: tuple[int, ...] = (400, 401, 403, 404)
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    form: dict[str, str] = dataclasses.field(default_factory=dict)  # multipart fields: name → description
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -74,6 +75,17 @@ def _operation(op: Operation, components: dict) -> dict:
     ]
     if params:
         out["parameters"] = params
+    if op.form:
+        props = {
+            name: {"type": "array", "items": {"type": "string", "format": "binary"}, "description": d}
+            if name == "files"
+            else {"type": "string", "description": d}
+            for name, d in op.form.items()
+        }
+        out["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": {"type": "object", "properties": props}}},
+        }
     if op.body is not None:
         out["requestBody"] = {
             "required": True,
@@ -131,14 +143,6 @@ def _register_platform() -> None:
         role: str
         locale: str | None
 
-    class LayoutOut(BaseModel):
-        id: int
-        name: str
-        width: int
-        height: int
-        published_version: int
-        regions: list[dict]
-
     class ScreenOut(BaseModel):
         id: int
         name: str
@@ -151,20 +155,7 @@ def _register_platform() -> None:
         name: str
         layout_id: int | None = None
 
-    class Published(BaseModel):
-        layout_id: int
-        version: int
-
     add("get", "/api/v1/me", "Who am I", response=Me, tag="account")
-    add("get", "/api/v1/layouts", "List layouts", response=list[LayoutOut], tag="signage")
-    add(
-        "post",
-        "/api/v1/layouts/{id}/publish",
-        "Publish a layout's draft",
-        response=Published,
-        status=201,
-        tag="signage",
-    )
     add("get", "/api/v1/screens", "List paired screens", response=list[ScreenOut], tag="signage")
     add(
         "post",
