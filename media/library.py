@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from media import uploads, usage
 from media.jobs import CHANNEL
 from media.models import Media, MediaJob
-from player.models import Screen
+from playlists.publishing import affected_screens, notify
 from signage import audit
 from signage.auth import route
 from signage.errors import AppError, Conflict, Invalid, NotFound
@@ -162,21 +162,13 @@ async def remove(request: Request, media_id: int, confirm: bool) -> None:
             )
         published = await usage.take_out(s, media_id, request.state.user.id)
         files = item.files()
-        screens = []
-        if published:
-            layout_ids = [lid for lid, _v in published]
-            screens = (
-                await s.execute(select(Screen.id, Screen.layout_id).where(Screen.layout_id.in_(layout_ids)))
-            ).all()
+        screens = await affected_screens(s, {lid for lid, _v in published})
         await s.delete(item)
     folder = request.app.state.settings.media_dir / files[0][:2]
     for name in files:
         with contextlib.suppress(OSError):
             (folder / name).unlink()
-    versions = dict(published)
-    for screen_id, layout_id in screens:
-        event = {"type": "layout", "layout_id": layout_id, "version": versions[layout_id]}
-        await request.app.state.bus.notify(f"screen:{screen_id}", event)
+    await notify(request, screens, {"type": "layout", "media_deleted": media_id})
     await request.app.state.bus.notify(CHANNEL, {"type": "deleted", "id": media_id})
 
 

@@ -322,3 +322,34 @@ def test_members_may_not_use_the_library(client):
     r = api_upload(client, headers, ("a.png", png(), "image/png"))
     assert r.status_code == 403
     assert rows(client, select(Media)) == []
+
+
+def test_item_in_a_published_playlist_is_protected_then_taken_out(client):
+    """A media item in a playlist shown by a published layout blocks a delete; confirmed,
+    it leaves the playlist, its published version, and the layout's snapshot of it."""
+    from playlists.models import Playlist, PlaylistVersion
+
+    headers = api_token(client, "editor")
+    [a] = api_upload(client, headers, ("a.png", png(color="red"), "image/png")).json()["items"]
+    [b] = api_upload(client, headers, ("b.png", png(color="blue"), "image/png")).json()["items"]
+    items = [{"widget": "image", "options": {"media_id": m["id"]}, "duration": 5} for m in (a, b)]
+    playlist = client.post("/api/v1/playlists", headers=headers, json={"name": "Loop", "items": items}).json()
+    assert client.post(f"/api/v1/playlists/{playlist['id']}/publish", headers=headers).status_code == 201
+    region = {"x": 0, "y": 0, "w": 100, "h": 100, "widget": "playlist", "options": {"playlist_id": playlist["id"]}}
+    layout = client.post("/api/v1/layouts", headers=headers, json={"name": "L", "regions": [region]}).json()
+    assert client.post(f"/api/v1/layouts/{layout['id']}/publish", headers=headers).status_code == 201
+
+    used = client.get(f"/api/v1/media/{a['id']}", headers=headers).json()["used_by"]
+    assert {(u["kind"], u["published"]) for u in used} == {("playlist", True), ("layout", True)}
+    r = client.delete(f"/api/v1/media/{a['id']}", headers=headers)
+    assert r.status_code == 409
+    assert client.delete(f"/api/v1/media/{a['id']}?confirm=yes", headers=headers).status_code == 204
+
+    [pl] = rows(client, select(Playlist))
+    assert [i["options"]["media_id"] for i in pl.items] == [b["id"]]
+    newest = rows(client, select(PlaylistVersion).where(PlaylistVersion.version == pl.published_version))[0]
+    assert [i["options"]["media_id"] for i in newest.items] == [b["id"]]
+    [lo] = rows(client, select(Layout))
+    snapshot = rows(client, select(LayoutVersion).where(LayoutVersion.version == lo.published_version))[0]
+    assert [i["options"]["media_id"] for i in snapshot.content["regions"][0]["items"]] == [b["id"]]
+    assert client.get(f"/api/v1/media/{b['id']}", headers=headers).json()["used_by"]
