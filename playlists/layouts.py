@@ -180,7 +180,6 @@ async def edit_page(request: Request, status_code: int = 200, error: AppError | 
         "layout": layout,
         "regions": [{**r, "fields": region_fields(r)} for r in layout.regions],
         "media": media,
-        "images": [m for m in media if m.kind == "image"],
         "playlists": playlists,
         "versions": versions,
         "widget_types": widgets.REGISTRY,
