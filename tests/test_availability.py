@@ -65,10 +65,11 @@ def count_queries(client, fn) -> int:
 def test_queries_do_not_grow_with_rooms(client):
     member = api_token(client, "member")
     seed(client, 5, "few")
+    client.get("/api/v1/availability", headers=member)  # who the token is for is then remembered a moment
     few = count_queries(client, lambda: client.get("/api/v1/availability", headers=member))
     seed(client, 200, "many")
     many = count_queries(client, lambda: client.get("/api/v1/availability", headers=member))
-    assert few == many <= 6, (few, many)  # token, rooms, bookings (+ BEGIN on SQLite)
+    assert few == many <= 6, (few, many)  # rooms, bookings (+ BEGIN on SQLite)
     assert len(client.get("/api/v1/availability", headers=member).json()["rooms"]) == 205
     login(client, "member")
     assert count_queries(client, lambda: client.get("/rooms")) <= 8
