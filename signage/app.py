@@ -88,6 +88,7 @@ def _too_large(max_bytes: int) -> str:
 
 def all_routes() -> list:
     import media.library
+    import player.plays
     import player.routes
     import player.screens
     import playlists.layouts
@@ -99,6 +100,7 @@ def all_routes() -> list:
         *audit.routes,
         *media.library.routes,
         *playlists.layouts.routes,
+        *player.plays.routes,
         *player.screens.routes,
         *player.routes.routes,
         Mount("/static", static, name="static"),
