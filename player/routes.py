@@ -13,6 +13,7 @@ when that differs; after that every change arrives as a new state on the stream
 from __future__ import annotations
 
 import datetime as dt
+import io
 import secrets
 from pathlib import Path
 
@@ -247,8 +248,9 @@ async def pairing_qr(request: Request) -> Response:
     if not code.isdigit() or len(code) > 12:
         raise Invalid(_("No screen shows this pairing code."), {"field": "code"})
     link = str(request.url_for("screens_page").include_query_params(code=code))
-    svg = segno.make(link, error="m").svg_inline(scale=8, dark="#000", light="#fff", border=2)
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+    out = io.BytesIO()
+    segno.make(link, error="m").save(out, kind="svg", scale=8, dark="#000", light="#fff", border=2, xmldecl=False)
+    return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 routes = [

@@ -106,3 +106,59 @@ class SimScreen:
 
     def stop(self) -> None:
         self.stopped = True
+
+
+def add_image(settings, color: tuple[int, int, int], size=(320, 180)) -> int:
+    """A PNG of one colour in the media library (file and row); returns its media id."""
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    from media.models import Media
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    path = settings.media_dir / sha[:2] / f"{sha}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+    async def run() -> int:
+        db = Database(settings.db_url)
+        try:
+            async with db.begin() as s:
+                media = Media(
+                    name=f"{sha[:6]}.png", kind="image", sha256=sha, ext="png", mime="image/png", size=len(data)
+                )
+                s.add(media)
+                await s.flush()
+                return media.id
+        finally:
+            await db.close()
+
+    return run_sync(run())
+
+
+def playlist(items: list[tuple[int, float, str]], region_id: str = "p") -> dict:
+    """A playlist region over the whole 640x360 canvas: (media id, seconds, transition) per item."""
+    return {
+        "id": region_id,
+        "x": 0,
+        "y": 0,
+        "w": 640,
+        "h": 360,
+        "z": 0,
+        "widget": "playlist",
+        "items": [
+            {
+                "id": f"i{n}",
+                "widget": "image",
+                "options": {"media_id": m, "fit": "cover"},
+                "duration": d,
+                "transition": t,
+            }
+            for n, (m, d, t) in enumerate(items)
+        ],
+    }

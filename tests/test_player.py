@@ -186,7 +186,7 @@ def test_ack_heartbeat_and_plays_check_their_input(client):
 def test_pairing_qr_links_to_the_claim_page(client):
     r = client.get("/player/qr.svg", params={"code": "123456"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
-    assert r.text.startswith("<svg") and "<path" in r.text
+    assert r.text.startswith("<svg") and "http://www.w3.org/2000/svg" in r.text and "<path" in r.text
     assert client.get("/player/qr.svg", params={"code": "<x>"}).status_code == 400
     login(client, "editor")
     page = client.get("/screens", params={"code": "123456"}).text

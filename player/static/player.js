@@ -31,7 +31,7 @@
   const KEY = "signage.screen-key", STATE = "signage.state", PLAYS = "signage.plays";
   const params = new URLSearchParams(location.search);
   const WATCHDOG_MS = Math.max(3, Number(params.get("watchdog")) || 30) * 1000;
-  const HEARTBEAT_MS = 60000, PLAYS_MS = 15000, MAX_PLAYS = 5000, SEGMENT_MS = 300000;
+  const HEARTBEAT_MS = 60000, PLAYS_MS = 10000, MAX_PLAYS = 5000, SEGMENT_MS = 300000;
   const $ = (id) => document.getElementById(id);
   const player = (Signage.player = { shown: null, online: false, state: null, reconnects: 0 });
   let source = null, backoff = 1000, reconnectTimer = null, checkTimer = null;
@@ -191,8 +191,7 @@
     show("stage");
     release(blobs, held);
     blobs = held;
-    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
-    if (worker) worker.postMessage({ keep: Array.from(held.keys()) });
+    tellWorker();
     Signage.widgets.start(stage);
     player.shown = { id: layout.id, version: layout.version };
     playlists = [];
@@ -202,6 +201,11 @@
       else segments.push({ layout: String(layout.id), region: String(r.id), item: "", widget: r.widget, start: Date.now(), plays: 1 });
     }
     post("/player/api/ack", { version: layout.version, layout: String(layout.id) }).catch(() => {});
+  }
+
+  function tellWorker() {  // which media the service worker should keep
+    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ keep: Array.from(blobs.keys()) });
   }
 
   function release(old, kept) {
@@ -380,7 +384,7 @@
 
   function retry() {  // back-off with jitter; a 401 means revoked: pair again
     const wait = backoff / 2 + Math.random() * backoff;
-    backoff = Math.min(backoff * 2, 30000);
+    backoff = Math.min(backoff * 2, 10000);
     player.reconnects += 1;
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(async () => {
@@ -436,6 +440,7 @@
   async function start() {
     if ("serviceWorker" in navigator && window.isSecureContext) {
       navigator.serviceWorker.register("/player/sw.js", { scope: "/player" }).catch(() => {});
+      navigator.serviceWorker.addEventListener("controllerchange", tellWorker);
     }
     document.body.dataset.storage = window.isSecureContext && "caches" in window ? "service-worker" : "local";
     const saved = store.get(STATE);

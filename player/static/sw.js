@@ -49,13 +49,18 @@ self.addEventListener("fetch", (event) => {
   else if (SHELL.includes(url.pathname)) event.respondWith(networkFirst(request));
 });
 
-// The player says which media its layout uses; other cached media are dropped.
+// The player says which media its layout uses: those are cached (also when they were
+// fetched before this worker took over), other cached media are dropped.
 self.addEventListener("message", (event) => {
   const keep = new Set((event.data && event.data.keep) || []);
   event.waitUntil(caches.open(CACHE).then(async (cache) => {
+    const have = new Set();
     for (const request of await cache.keys()) {
       const path = new URL(request.url).pathname;
-      if (path.startsWith("/media/files/") && !keep.has(path)) await cache.delete(request);
+      if (!path.startsWith("/media/files/")) continue;
+      if (keep.has(path)) have.add(path);
+      else await cache.delete(request);
     }
+    await Promise.all([...keep].filter((p) => !have.has(p)).map((p) => cache.add(p).catch(() => {})));
   }));
 });
