@@ -189,7 +189,8 @@ async def plays(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """The screen's live stream; `?have=<layout>:<version>` is what it shows now (see `player.stream`)."""
     screen = request.state.screen
-    showing = {"have": request.query_params.get("have", "")}
+    screen_id, request.state.screen = screen.id, None  # held for hours: keep the stream small
+    showing = {"have": request.query_params.get("have", "")[:60]}
 
     async def full(screen_row: Screen | None) -> bytes:
         if screen_row is None:
@@ -204,23 +205,26 @@ async def events(request: Request) -> Response:
             key = f"{layout}:{data.get('version')}"
             if key == showing["have"]:
                 return None
-            rendered = await rendered_layout(request, int(layout), int(data.get("version", 0)))
-            if rendered is not None:
+            body = await layout_frame(request, int(layout), int(data.get("version", 0)))
+            if body is not None:
                 showing["have"] = key
-                return await layouts(request).get(("frame", key), _async(frame("layout", rendered)))
-        return await full(await load_screen(request, screen.id))
+                return body
+        return await full(await load_screen(request, screen_id))
 
     current = await screen_state(request, screen)
     first = b"" if showing["have"] and shows(current) == showing["have"] else frame("state", current)
     showing["have"] = shows(current)
-    return StreamResponse(ScreenStream(request.app.state.bus, screen.id, first, answer))
+    return StreamResponse(ScreenStream(request.app.state.bus, screen_id, first, answer))
 
 
-def _async(value):
-    async def made():
-        return value
+async def layout_frame(request: Request, layout_id: int, version: int) -> bytes | None:
+    """The `layout` event of one version, encoded once per process for every screen."""
 
-    return made
+    async def make() -> bytes | None:
+        rendered = await rendered_layout(request, layout_id, version)
+        return None if rendered is None else frame("layout", rendered)
+
+    return await layouts(request).get(("frame", layout_id, version), make)
 
 
 class StreamResponse(Response):

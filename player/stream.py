@@ -65,6 +65,8 @@ class LayoutCache:
         now = time.monotonic()
         hit = self.items.get(key)
         if hit is not None and now - hit[0] < self.seconds:
+            if hit[1].done():
+                return hit[1].result()
             return await asyncio.shield(hit[1])
         future = asyncio.get_running_loop().create_future()
         self.items[key] = (now, future)
