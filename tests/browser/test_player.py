@@ -139,6 +139,14 @@ def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, brows
         b.locator("#identify").wait_for(state="visible", timeout=2_000)
         assert b.locator("#identify").inner_text() == "Lobby screen"
 
+        # A publish: the open screens page follows it live, from "not yet received" to "applied".
+        a.evaluate("window.__marker = 1")
+        r = httpx.post(f"{server.url}/api/v1/layouts/{layout_id}/publish", headers=headers)
+        assert r.status_code == 201
+        row.locator(".update", has_text="v2").locator(".applied").wait_for(timeout=5_000)
+        assert a.evaluate("window.__marker") == 1
+        assert b.locator("#stage").get_attribute("data-version") == "2"
+
         # Proof of play: what it played reaches the report (sent after a reload here).
         b.reload()
         b.locator("#stage").wait_for(state="visible")
@@ -150,6 +158,14 @@ def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, brows
             time.sleep(0.5)
         report = a.locator("table.plays").inner_text()
         assert "Lobby screen" in report and "i0" in report and "i1" in report and "image" in report
+
+        # Unpaired (its key revoked): the screen returns to a new pairing code by itself.
+        b.evaluate("window.__marker = 1")
+        assert httpx.delete(f"{server.url}/api/v1/screens/{screen_id}", headers=headers).status_code == 204
+        b.locator("#pairing").wait_for(state="visible", timeout=5_000)
+        b.wait_for_function("/^\\d{6}$/.test(document.getElementById('code').textContent)")
+        assert b.evaluate("window.__marker") == 1 and b.locator("#stage").is_hidden()
+        assert b.evaluate("localStorage.getItem('signage.state')") is None
     finally:
         ctx.close()
         editor.close()
