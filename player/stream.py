@@ -91,8 +91,9 @@ async def _ping_all() -> None:
 
 def _ensure_pinger() -> None:
     global _pinger
-    if _pinger is None or _pinger.done():
-        _pinger = asyncio.get_running_loop().create_task(_ping_all(), name="signage-screen-pings")
+    loop = asyncio.get_running_loop()
+    if _pinger is None or _pinger.done() or _pinger.get_loop() is not loop:
+        _pinger = loop.create_task(_ping_all(), name="signage-screen-pings")
 
 
 class ScreenStream:

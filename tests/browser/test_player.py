@@ -4,6 +4,7 @@ http on a LAN address without one), the watchdog, and memory over a long run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import time
@@ -12,7 +13,9 @@ import httpx
 import pytest
 from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
 from screens import CLOCK, add_image, add_layout, playlist
+from sqlalchemy import func, select
 
+from player.models import Play
 from playlists.models import Layout, LayoutVersion
 from signage.db import Database
 
@@ -200,6 +203,7 @@ def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origi
         assert b.evaluate("JSON.parse(localStorage.getItem('signage.state')).layout.version") == 1
 
         server.stop()
+        offline_from = dt.datetime.now(dt.UTC)
         if secure:  # even a reload while the server is away comes back with the layout
             b.reload()
             b.locator("#stage").wait_for(state="visible")
@@ -218,8 +222,25 @@ def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origi
         b.wait_for_function("document.getElementById('stage').dataset.version === '2'", timeout=20_000)
         assert b.evaluate("window.__marker") == 1, "the player reloaded instead of recovering"
         b.locator("#stage .w-clock-time").wait_for(state="visible")
+        # what it played while the server was away was kept and has been sent since
+        deadline = time.monotonic() + 15
+        while played_since(server, offline_from) < 5 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert played_since(server, offline_from) >= 5
     finally:
         ctx.close()
+
+
+def played_since(server, since) -> int:
+    async def run() -> int:
+        db = Database(server_settings(server).db_url)
+        try:
+            async with db.session() as s:
+                return await s.scalar(select(func.count()).select_from(Play).where(Play.started_at >= since))
+        finally:
+            await db.close()
+
+    return run_sync(run())
 
 
 def test_watchdog_reloads_a_stalled_player(backend, make_server, browser):
