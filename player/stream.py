@@ -19,6 +19,13 @@ publish reaches 10,000 screens without 10,000 requests back:
   the screen's full state is read again.
 
 Other events: `reload`, `identify` (data: the name) and `revoked` (the stream ends).
+
+Measured with `bench/fleet.py` (10,000 screens, 2 shared cores, PostgreSQL): about 28 KB
+of server memory per connected screen (a bare ASGI stream: 15 KB); publish → every screen
+holds the new version in p99 0.7-0.9 s on one process, 0.7-0.8 s on two behind Redis.
+Two things mattered most: the GC thresholds set in `signage.app` (with the defaults, full
+collections over millions of long-lived objects stalled the loop for seconds) and sending a
+publish to Redis pipelined (`EventBus.notify_many`).
 """
 
 from __future__ import annotations

@@ -190,8 +190,8 @@ async def publish_layout(request: Request, layout_id: int) -> LayoutVersion:
         layout.published_version = version.version
         screen_ids = (await s.scalars(select(Screen.id).where(Screen.layout_id == layout.id))).all()
     bus = request.app.state.bus
-    for screen_id in screen_ids:
-        await bus.notify(f"screen:{screen_id}", {"type": "layout", "layout_id": layout_id, "version": version.version})
+    event = {"type": "layout", "layout_id": layout_id, "version": version.version}
+    await bus.notify_many([(f"screen:{screen_id}", event) for screen_id in screen_ids])
     return version
 
 

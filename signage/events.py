@@ -110,6 +110,19 @@ class EventBus:
             log.warning("event %s on %s not sent: %s", data.get("type"), channel, exc)
             return False
 
+    async def publish_many(self, events: list[tuple[str, dict]]) -> None:
+        for channel, data in events:
+            self.hub.deliver(channel, data)
+
+    async def notify_many(self, events: list[tuple[str, dict]]) -> bool:
+        """`notify` for many events at once (a publish to 10,000 screens: with Redis, few round trips)."""
+        try:
+            await self.publish_many(events)
+            return True
+        except EventsUnavailable as exc:
+            log.warning("%d events not sent: %s", len(events), exc)
+            return False
+
     @contextlib.asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:
         sub = Subscription(self.hub, channels)
@@ -158,6 +171,22 @@ class RedisEventBus(EventBus):
             except Exception as exc:
                 if attempt == 2:
                     raise EventsUnavailable(str(exc)) from exc
+
+    async def publish_many(self, events: list[tuple[str, dict]]) -> None:
+        """Pipelined, 1,000 a round trip; a batch retried after a lost connection may repeat
+        some events, which state-based consumers do not mind."""
+        for start in range(0, len(events), 1000):
+            batch = [(self.prefix + c, json.dumps(d, separators=(",", ":"))) for c, d in events[start : start + 1000]]
+            for attempt in (1, 2):
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for channel, message in batch:
+                            pipe.publish(channel, message)
+                        await pipe.execute()
+                    break
+                except Exception as exc:
+                    if attempt == 2:
+                        raise EventsUnavailable(str(exc)) from exc
 
     async def _listen(self) -> None:
         delay, lost = 0.2, False
