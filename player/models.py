@@ -60,7 +60,9 @@ class Play(Base):
     __table_args__ = (Index("ix_plays_screen_started", "screen_id", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    screen_id: Mapped[int] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"))
+    # kept when the screen is unpaired: the report shows the name it had
+    screen_id: Mapped[int | None] = mapped_column(ForeignKey("screens.id", ondelete="SET NULL"))
+    screen_name: Mapped[str] = mapped_column(String(200), default="")
     layout: Mapped[str] = mapped_column(String(40), default="")
     region: Mapped[str] = mapped_column(String(40), default="")
     item: Mapped[str] = mapped_column(String(80), default="")

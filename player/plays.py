@@ -55,26 +55,22 @@ async def report_rows(request: Request, f: dict) -> list[dict]:
     tz = f["tz"]
     since = dt.datetime.combine(f["start"], dt.time(), tz).astimezone(dt.UTC)
     until = dt.datetime.combine(f["end"] + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
-    query = (
-        select(Play, Screen.name)
-        .join(Screen, Screen.id == Play.screen_id)
-        .where(Play.started_at >= since, Play.started_at < until)
-    )
+    query = select(Play).where(Play.started_at >= since, Play.started_at < until)
     if f["screen"]:
         query = query.where(Play.screen_id == f["screen"])
     if f["layout"]:
         query = query.where(Play.layout == f["layout"])
     totals: dict[tuple, dict] = {}
     async with request.app.state.db.session() as s:
-        for play, screen_name in (await s.execute(query)).all():
+        for play in (await s.scalars(query)).all():
             day = play.started_at.astimezone(tz).date().isoformat()
-            key = (day, play.screen_id, play.layout, play.region, play.item, play.widget)
+            key = (day, play.screen_id, play.screen_name, play.layout, play.region, play.item, play.widget)
             row = totals.setdefault(
                 key,
                 {
                     "day": day,
                     "screen_id": play.screen_id,
-                    "screen": screen_name,
+                    "screen": play.screen_name,
                     "layout": play.layout,
                     "region": play.region,
                     "item": play.item,

@@ -180,7 +180,8 @@ async def plays(request: Request) -> Response:
     rows = []
     for p in body.plays:
         started = p.started_at if p.started_at.tzinfo else p.started_at.replace(tzinfo=dt.UTC)
-        rows.append(Play(screen_id=screen.id, **(p.model_dump() | {"started_at": started.astimezone(dt.UTC)})))
+        values = p.model_dump() | {"started_at": started.astimezone(dt.UTC)}
+        rows.append(Play(screen_id=screen.id, screen_name=screen.name, **values))
     async with request.app.state.db.begin() as s:
         s.add_all(rows)
     return JSONResponse({"ok": True, "stored": len(rows)}, status_code=201)

@@ -124,6 +124,10 @@ def test_proof_of_play_report_and_csv(client):
     assert r.status_code == 400 and "YYYY-MM-DD" in r.text
     assert client.get("/screens/plays.csv", params={"start": "2026-02-01", "end": "2026-01-01"}).status_code == 400
     assert len(rows(client, select(Play))) == 6
+    # unpairing a screen keeps what it played, under the name it had
+    client.delete(f"/api/v1/screens/{b['id']}", headers=a["headers"])
+    lines = client.get("/screens/plays.csv", params={"layout": "7"}).text.strip().splitlines()
+    assert f"{day},Beta,,7,p,x,image,1,3.0" in lines and len(lines) == 4
 
 
 @pytest.mark.slow
