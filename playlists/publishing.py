@@ -47,9 +47,8 @@ async def screens_of(s, group_id: int | None) -> set[int]:
 
 
 async def notify(request, screen_ids: set[int], data: dict) -> None:
-    bus = request.app.state.bus
-    for screen_id in sorted(screen_ids):
-        await bus.notify(f"screen:{screen_id}", data)
+    """One event to many screens: sent in one batch (with Redis, pipelined)."""
+    await request.app.state.bus.notify_many([(f"screen:{screen_id}", data) for screen_id in sorted(screen_ids)])
 
 
 async def check_media(s, items: list[dict]) -> None:

@@ -5,6 +5,7 @@ folder's `routes` mounted; one error handler; sessions, language and body limits
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -92,6 +93,7 @@ def all_routes() -> list:
     import media.api
     import media.library
     import media.serving
+    import player.plays
     import player.routes
     import player.screens
     import playlists.editor
@@ -127,6 +129,7 @@ def all_routes() -> list:
         *playlists.schedules.routes,
         *playlists.emergency.routes,
         *widgets.preview.routes,
+        *player.plays.routes,
         *player.screens.routes,
         *player.routes.routes,
         *booking_api.routes.routes,
@@ -139,6 +142,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        # Thousands of long-lived screen streams are millions of objects: with the default
+        # thresholds full collections stall the loop for seconds (bench/fleet.py).
+        gc.set_threshold(20_000, 20, 50)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)

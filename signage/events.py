@@ -110,6 +110,19 @@ class EventBus:
             log.warning("event %s on %s not sent: %s", data.get("type"), channel, exc)
             return False
 
+    async def publish_many(self, events: list[tuple[str, dict]]) -> None:
+        for channel, data in events:
+            self.hub.deliver(channel, data)
+
+    async def notify_many(self, events: list[tuple[str, dict]]) -> bool:
+        """`notify` for many events at once (a publish to 10,000 screens: with Redis, few round trips)."""
+        try:
+            await self.publish_many(events)
+            return True
+        except EventsUnavailable as exc:
+            log.warning("%d events not sent: %s", len(events), exc)
+            return False
+
     @contextlib.asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:
         sub = Subscription(self.hub, channels)
@@ -150,10 +163,30 @@ class RedisEventBus(EventBus):
         await self.redis.aclose()
 
     async def publish(self, channel: str, data: dict) -> None:
-        try:
-            await self.redis.publish(self.prefix + channel, json.dumps(data, separators=(",", ":")))
-        except Exception as exc:
-            raise EventsUnavailable(str(exc)) from exc
+        message = json.dumps(data, separators=(",", ":"))
+        for attempt in (1, 2):  # after Redis restarts, the first try meets a dead pooled connection
+            try:
+                await self.redis.publish(self.prefix + channel, message)
+                return
+            except Exception as exc:
+                if attempt == 2:
+                    raise EventsUnavailable(str(exc)) from exc
+
+    async def publish_many(self, events: list[tuple[str, dict]]) -> None:
+        """Pipelined, 1,000 a round trip; a batch retried after a lost connection may repeat
+        some events, which state-based consumers do not mind."""
+        for start in range(0, len(events), 1000):
+            batch = [(self.prefix + c, json.dumps(d, separators=(",", ":"))) for c, d in events[start : start + 1000]]
+            for attempt in (1, 2):
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for channel, message in batch:
+                            pipe.publish(channel, message)
+                        await pipe.execute()
+                    break
+                except Exception as exc:
+                    if attempt == 2:
+                        raise EventsUnavailable(str(exc)) from exc
 
     async def _listen(self) -> None:
         delay, lost = 0.2, False

@@ -9,7 +9,15 @@ from starlette.routing import Mount, Route
 from signage.auth import PUBLIC, SCREEN, SIGNED_IN
 from signage.settings import ROLES
 
-PARAMS = {"id": "999999", "rid": "nope", "iid": "nope", "name": "nope.png", "code": "en", "topic": "nope"}
+PARAMS = {
+    "id": "999999",
+    "rid": "nope",
+    "iid": "nope",
+    "name": "nope.png",
+    "code": "en",
+    "topic": "nope",
+    "action": "identify",
+}
 
 
 def concrete(path: str) -> str:
