@@ -146,9 +146,19 @@ def _register_platform() -> None:
     class ScreenOut(BaseModel):
         id: int
         name: str
-        layout_id: int | None
-        applied_version: int
+        kind: str = Field(description="door_sign, lobby_board, waiting_room, service or in_room")
+        location: str
+        room_id: int | None
+        group_id: int | None
+        layout_id: int | None = Field(description="its default layout (schedules may show others)")
+        resolution: str
+        player_version: str
+        address: str
+        online: bool = Field(description="a heartbeat arrived recently")
         last_seen: str | None
+        received_version: int
+        applied_version: int = Field(description="the newest version the screen has applied")
+        applied_layout: str
 
     class ScreenClaim(BaseModel):
         code: str
@@ -165,6 +175,14 @@ def _register_platform() -> None:
         response=ScreenOut,
         status=201,
         tag="signage",
+    )
+    add(
+        "delete",
+        "/api/v1/screens/{id}",
+        "Unpair a screen (it returns to its pairing page)",
+        status=204,
+        tag="signage",
+        errors=(401, 403, 404),
     )
 
 

@@ -77,4 +77,4 @@ def test_scheduled_and_overridden_screens_hear_at_once(make_server):
             assert wait_for(found, 5, sent) < 1.0
     finally:
         stop.set()
-    assert [e for e, _t in found[:5]] == ["hello", "changed", "changed", "changed", "changed"]
+    assert [e for e, _t in found[:5]] == ["hello", "state", "state", "state", "state"]
