@@ -137,10 +137,9 @@ def test_idempotency_key_books_once(client):
     assert len(rows(client, select(Booking))) == 1
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite serialises writers instead
 def test_postgresql_itself_refuses_overlaps(client, backend):
     """Below the application: the exclusion constraint refuses an overlapping insert."""
-    if backend != "postgresql":
-        pytest.skip("SQLite has no exclusion constraints; its writers are serialised instead")
     admin = api_token(client, "room_admin")
     room = make_room(client, admin, name="Constrained", capacity=4, buffer_minutes=10)
     start = at(10).astimezone(dt.UTC)

@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import free_port, make_token, need, server_settings
+from conftest import free_port, make_token, server_settings
 from screens import CLOCK, SimScreen, add_layout, pair_and_claim
 
 pytestmark = pytest.mark.slow
@@ -60,14 +60,8 @@ def own_redis(tmp_path):
     redis.stop()
 
 
-def only_postgresql(backend):
-    if backend != "postgresql":
-        pytest.skip("several processes on one fleet: PostgreSQL")
-    need("Redis", "127.0.0.1", 6379)
-
-
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_a_publish_through_one_process_reaches_screens_on_another(backend, make_server, redis_url):
-    only_postgresql(backend)
     a, b = make_server(SIGNAGE_REDIS_URL=redis_url), make_server(SIGNAGE_REDIS_URL=redis_url)
     settings = server_settings(a)
     headers = make_token(settings, "editor")
@@ -85,9 +79,9 @@ def test_a_publish_through_one_process_reaches_screens_on_another(backend, make_
         s.stop()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_screens_catch_up_after_the_server_restarts(backend, make_server):
     """Screens stay connected through a restart; what changed meanwhile reaches every one."""
-    only_postgresql(backend)
     a, b = make_server(), None
     settings = server_settings(a)
     headers = make_token(settings, "editor")
@@ -110,8 +104,8 @@ def test_screens_catch_up_after_the_server_restarts(backend, make_server):
         s.stop()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_redis_stops_and_returns_mid_run(backend, make_server, own_redis):
-    only_postgresql(backend)
     a, b = make_server(SIGNAGE_REDIS_URL=own_redis.url), make_server(SIGNAGE_REDIS_URL=own_redis.url)
     settings = server_settings(a)
     headers = make_token(settings, "editor")

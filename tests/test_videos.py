@@ -241,16 +241,24 @@ def test_killed_server_mid_transcode_the_next_one_finishes_the_job(make_server, 
 
     first = make_server()
     headers = make_token(server_settings(first), "editor")
-    clip = make_video(tmp_path / "long.avi", ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "mp3"], seconds=10, size="640x360")
+    clip = make_video(tmp_path / "long.avi", ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "mp3"], seconds=20, size="1280x720")
     r = httpx.post(first.url + "/api/v1/media", headers=headers, files=[("files", (clip.name, clip.read_bytes()))])
     assert r.status_code == 201
     media_id = r.json()["items"][0]["id"]
 
-    def transcoding():  # under way, not finished
-        item = httpx.get(f"{first.url}/api/v1/media/{media_id}", headers=headers).json()
-        return item["status"] == "processing" and 0 < item["progress"] < 90
+    async def job_state():
+        from signage.db import Database
 
-    wait_for(transcoding, timeout=30, every=0.05)
+        db = Database(server_settings(first).db_url)
+        async with db.session() as s:
+            job = await s.scalar(select(MediaJob))
+        await db.close()
+        return job.status if job else None
+
+    def transcoding():  # a worker has taken the job and not finished it
+        return run_sync(job_state()) == "running"
+
+    wait_for(transcoding, timeout=30, every=0.02)
     first.proc.kill()
     first.proc.wait()
     second = make_server()

@@ -47,11 +47,7 @@ SAMPLER = """() => {
 }"""
 
 
-def only_sqlite(backend):
-    if backend != "sqlite":
-        pytest.skip("the player's behaviour does not depend on the database")
-
-
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def lan_address() -> str | None:
     """An address of this machine that is not loopback: Chromium treats http there as insecure."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -106,8 +102,8 @@ def setup(make_server, host="127.0.0.1", seconds=1.0):
     return server, settings, headers, layout_id, items
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the player does not depend on the database
 def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, browser):
-    only_sqlite(backend)
     server, settings, headers, layout_id, _items = setup(make_server)
     ctx = browser.new_context(viewport={"width": 960, "height": 540})
     editor = browser.new_context()
@@ -178,7 +174,6 @@ def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, brows
 def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origin):
     """Secure origin (127.0.0.1): service worker, even a reload while offline plays on.
     Plain http on a LAN address (no service worker, no Cache API): localStorage and media held in memory."""
-    only_sqlite(backend)
     host = "127.0.0.1" if origin == "loopback" else lan_address()
     if host is None:
         pytest.skip("no non-loopback address on this machine")
@@ -243,8 +238,8 @@ def played_since(server, since) -> int:
     return run_sync(run())
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_watchdog_reloads_a_stalled_player(backend, make_server, browser):
-    only_sqlite(backend)
     server, settings, headers, layout_id, _items = setup(make_server)
     ctx = browser.new_context()
     try:
@@ -273,8 +268,8 @@ def test_watchdog_reloads_a_stalled_player(backend, make_server, browser):
         ctx.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_memory_does_not_grow_over_a_long_run(backend, make_server, browser):
-    only_sqlite(backend)
     server, settings, headers, layout_id, items = setup(make_server, seconds=0.25)
     ctx = browser.new_context()
     try:
