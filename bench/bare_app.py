@@ -10,8 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 SCREENS = [
-    {"id": i, "name": f"bench {i}", "layout_id": None, "applied_version": 0, "last_seen": None}
-    for i in range(1, 6)
+    {"id": i, "name": f"bench {i}", "layout_id": None, "applied_version": 0, "last_seen": None} for i in range(1, 6)
 ]
 
 

@@ -72,12 +72,16 @@ class Server:
         self.argv, self.env, self.cwd = argv, env, cwd
         self.proc: subprocess.Popen | None = None
 
-    def start(self, port: int) -> "Server":
+    def start(self, port: int) -> Server:
         self.port = port
         self._out = open(self.log, "wb")
         self.proc = subprocess.Popen(
             self.argv + ["--host", HOST, "--port", str(port)],
-            env=self.env, cwd=self.cwd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -165,7 +169,7 @@ async def load_raw(port: int, path: str, headers: dict, concurrency: int, warmup
                         ok += counting
                     else:
                         fail(status[9:12].decode(errors="replace"))
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, RuntimeError, ValueError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, RuntimeError, ValueError) as exc:
                 fail(type(exc).__name__)
                 await asyncio.sleep(0.05)
             finally:
@@ -297,7 +301,9 @@ def sse_child(port: int, keys: list[str], ready, received, stop, conn) -> None:
 # ---------------------------------------------------------------- the run
 
 
-async def make_screens(c: httpx.AsyncClient, n: int, layout_id: int | None, start: int, concurrency: int = 16) -> list[str]:
+async def make_screens(
+    c: httpx.AsyncClient, n: int, layout_id: int | None, start: int, concurrency: int = 16
+) -> list[str]:
     """Pair and claim `n` screens over HTTP; their keys."""
     keys: list[str] = []
     todo = iter(range(start, start + n))
@@ -406,8 +412,14 @@ async def bench_sse(args, ours: Server, token: str, report: dict) -> None:
     sse["rounds"] = [{"n": len(r), "min_ms": r[0], "p50_ms": pct(r, 50), "max_ms": r[-1]} for r in rounds if r]
     lat = sorted(x for r in rounds for x in r)
     sse.update(
-        received=len(lat), expected=n * pubs, failures=result["failures"], extra_events=result["extra_events"],
-        p50_ms=pct(lat, 50), p90_ms=pct(lat, 90), p99_ms=pct(lat, 99), max_ms=lat[-1] if lat else float("nan"),
+        received=len(lat),
+        expected=n * pubs,
+        failures=result["failures"],
+        extra_events=result["extra_events"],
+        p50_ms=pct(lat, 50),
+        p90_ms=pct(lat, 90),
+        p99_ms=pct(lat, 99),
+        max_ms=lat[-1] if lat else float("nan"),
         min_ms=lat[0] if lat else float("nan"),
     )
 
@@ -486,16 +498,23 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of load per JSON server")
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--concurrency", type=int, default=50, help="concurrent JSON requests")
-    ap.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                    help="JSON load client: raw asyncio keep-alive (default) or httpx.AsyncClient")
+    ap.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="JSON load client: raw asyncio keep-alive (default) or httpx.AsyncClient",
+    )
     ap.add_argument("--screens", type=int, default=5, help="screens in the JSON list")
     ap.add_argument("--clients", type=int, default=1000, help="SSE clients")
     ap.add_argument("--publishes", type=int, default=10)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between publishes")
     ap.add_argument("--round-timeout", type=float, default=5.0, help="max wait for one publish to arrive everywhere")
     ap.add_argument("--connect-timeout", type=float, default=60.0)
-    ap.add_argument("--signage-serve", action="store_true",
-                    help="start ours with `signage serve` (its own info logging and access log) instead of uvicorn")
+    ap.add_argument(
+        "--signage-serve",
+        action="store_true",
+        help="start ours with `signage serve` (its own info logging and access log) instead of uvicorn",
+    )
     ap.add_argument("--skip-json", action="store_true")
     ap.add_argument("--skip-sse", action="store_true")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")

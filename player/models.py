@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signage.db import Base, UTCDateTime, utcnow
-
 
 KINDS = ("door_sign", "lobby_board", "waiting_room", "service", "in_room")
 
@@ -36,7 +35,12 @@ class Screen(Base):
         ForeignKey("screen_groups.id", ondelete="SET NULL"), default=None, index=True
     )
     layout_id: Mapped[int | None] = mapped_column(ForeignKey("layouts.id", ondelete="SET NULL"), default=None)
+    room_id: Mapped[int | None] = mapped_column(default=None)  # a meeting room (booking); no foreign key yet
     applied_version: Mapped[int] = mapped_column(default=0)
+    applied_layout: Mapped[str] = mapped_column(String(40), default="")  # layout id shown, e.g. "7" or "emergency:3"
+    received_version: Mapped[int] = mapped_column(default=0)
+    resolution: Mapped[str] = mapped_column(String(20), default="")  # e.g. "1920x1080", from the heartbeat
+    player_version: Mapped[str] = mapped_column(String(40), default="")
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     address: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -44,3 +48,23 @@ class Screen(Base):
     @property
     def claimed(self) -> bool:
         return self.claimed_at is not None
+
+
+class Play(Base):
+    """Proof of play: one item (or one single-widget region) shown on a screen for `seconds`.
+
+    `plays` is 1 for a showing, 0 for the continuation of a long one sent in parts.
+    """
+
+    __tablename__ = "plays"
+    __table_args__ = (Index("ix_plays_screen_started", "screen_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screen_id: Mapped[int] = mapped_column(ForeignKey("screens.id", ondelete="CASCADE"))
+    layout: Mapped[str] = mapped_column(String(40), default="")
+    region: Mapped[str] = mapped_column(String(40), default="")
+    item: Mapped[str] = mapped_column(String(80), default="")
+    widget: Mapped[str] = mapped_column(String(30), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    plays: Mapped[int] = mapped_column(default=1)

@@ -4,31 +4,47 @@ A screen authenticates with its own key (`signage.auth.authenticate_screen`).
 The key is made when the player first asks for a pairing code; claiming the
 code activates it.
 
-Catch-up is state-based: the event stream starts with the version the server
-holds, and every event only says "something newer exists"; the player then asks
-for its state. So an update published while a screen was away is never lost.
+Catch-up is state-based: the player opens its stream saying what it shows
+(`?have=<layout>:<version>`), and the stream answers at once with its state
+when that differs; after that every change arrives as a new state on the stream
+(see `player.stream`). So an update published while a screen was away is never lost.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import secrets
+from pathlib import Path
 
-from sqlalchemy import select
+import segno
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
-from player.models import Screen
+from player.models import Play, Screen
+from player.stream import LayoutCache, ScreenStream, frame
 from playlists.layouts import render_content
 from playlists.models import Layout, LayoutVersion
+from signage.api import json_body, parse
 from signage.auth import PUBLIC, SCREEN, hash_token, route
 from signage.db import utcnow
 from signage.errors import Invalid
 from signage.i18n import gettext as _
 from signage.templating import render
 
-PING_SECONDS = 15
+HEARTBEAT_SECONDS = 60  # the player's heartbeat; a screen is online while seen within 2.5 of them
+STATIC = Path(__file__).parent / "static"
+
+
+def layouts(request: Request) -> LayoutCache:
+    """The app's cache of rendered layout versions (one per app, made on first use)."""
+    cache = getattr(request.app.state, "player_layouts", None)
+    if cache is None:
+        cache = request.app.state.player_layouts = LayoutCache()
+    return cache
 
 
 async def player_page(request: Request) -> Response:
@@ -53,27 +69,48 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+async def load_screen(request: Request, screen_id: int) -> Screen | None:
+    async with request.app.state.db.session() as s:
+        return await s.get(Screen, screen_id)
+
+
+async def rendered_layout(request: Request, layout_id: int, version: int) -> dict | None:
+    """`L` of the contract for one published version, rendered once per process (see `player.stream`)."""
+    db = request.app.state.db
+
+    async def make() -> dict | None:
+        async with db.session() as s:
+            row = await s.scalar(
+                select(LayoutVersion).where(LayoutVersion.layout_id == layout_id, LayoutVersion.version == version)
+            )
+        if row is None:
+            return None
+        content = await render_content(db, row.content)
+        return {"id": row.layout_id, "version": row.version, "emergency": False, **content}
+
+    return await layouts(request).get((layout_id, version), make)
+
+
 async def screen_state(request: Request, screen: Screen) -> dict:
     state: dict = {
         "screen": {"id": screen.id, "name": screen.name, "claimed": screen.claimed},
         "code": None if screen.claimed else screen.pairing_code,
         "layout": None,
+        "next_check": None,
     }
     if not screen.claimed or screen.layout_id is None:
         return state
-    db = request.app.state.db
-    async with db.session() as s:
-        row = (
-            await s.execute(
-                select(LayoutVersion)
-                .join(Layout, Layout.id == LayoutVersion.layout_id)
-                .where(Layout.id == screen.layout_id, LayoutVersion.version == Layout.published_version)
-            )
-        ).scalar_one_or_none()
-    if row is not None:
-        content = await render_content(db, row.content)
-        state["layout"] = {"id": row.layout_id, "version": row.version, **content}
+    async with request.app.state.db.session() as s:
+        published = await s.scalar(select(Layout.published_version).where(Layout.id == screen.layout_id))
+    if published:
+        state["layout"] = await rendered_layout(request, screen.layout_id, published)
     return state
+
+
+def shows(state: dict) -> str:
+    """What a state puts on the screen, as the player says it with `?have=`: "<layout>:<version>"."""
+    layout = state.get("layout")
+    return f"{layout['id']}:{layout['version']}" if layout else ""
 
 
 async def state(request: Request) -> Response:
@@ -81,43 +118,153 @@ async def state(request: Request) -> Response:
     return JSONResponse(await screen_state(request, screen), headers={"Cache-Control": "no-store"})
 
 
+def whole(body: dict, name: str) -> int:
+    value = body.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise Invalid(_("Send JSON with a whole-number version."), {"field": name})
+    return value
+
+
 async def ack(request: Request) -> Response:
-    """The player applied a version (and is alive): recorded for the fleet view."""
+    """The player received (`{"received": V}`) or applied (`{"version": V, "layout": "7"}`) a version."""
     screen = request.state.screen
-    try:
-        body = await request.json()
-        version = int(body.get("version", 0))
-    except (ValueError, TypeError, AttributeError):
-        raise Invalid(_("Send JSON with a whole-number version.")) from None
+    body = await json_body(request)
+    if not isinstance(body, dict) or not ("version" in body or "received" in body):
+        raise Invalid(_("Send JSON with a whole-number version."), {"field": "version"})
+    values = {"last_seen": utcnow(), "address": client_address(request)}
+    if "version" in body:
+        values["applied_version"] = whole(body, "version")
+        values["applied_layout"] = str(body.get("layout", ""))[:40]
+    if "received" in body:
+        values["received_version"] = whole(body, "received")
     async with request.app.state.db.begin() as s:
-        row = await s.get(Screen, screen.id)
-        row.applied_version, row.last_seen, row.address = version, utcnow(), client_address(request)
-    await request.app.state.bus.notify("screens", {"type": "ack", "screen_id": screen.id, "version": version})
+        await s.execute(update(Screen).where(Screen.id == screen.id).values(**values))
+    await request.app.state.bus.notify("screens", {"type": "ack", "screen_id": screen.id})
     return JSONResponse({"ok": True})
 
 
-async def events(request: Request) -> Response:
+class HeartbeatIn(BaseModel):
+    resolution: str = Field("", max_length=20)
+    player_version: str = Field("", max_length=40)
+
+
+async def heartbeat(request: Request) -> Response:
+    """The player is alive; it says its screen size and player version."""
     screen = request.state.screen
-    bus = request.app.state.bus
+    body = parse(HeartbeatIn, await json_body(request))
+    values = {"last_seen": utcnow(), "address": client_address(request), **body.model_dump()}
+    async with request.app.state.db.begin() as s:
+        await s.execute(update(Screen).where(Screen.id == screen.id).values(**values))
+    await request.app.state.bus.notify("screens", {"type": "heartbeat", "screen_id": screen.id})
+    return JSONResponse({"ok": True, "heartbeat_seconds": HEARTBEAT_SECONDS})
 
-    async def stream():
-        async with bus.subscribe(f"screen:{screen.id}") as sub:
-            yield {"event": "hello", "data": "{}"}
-            async for _channel, data in sub:
-                if data.get("type") == "revoked":
-                    yield {"event": "revoked", "data": "{}"}
-                    return
-                yield {"event": "changed", "data": "{}"}
 
-    return EventSourceResponse(
-        stream(), ping=PING_SECONDS, send_timeout=30, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"}
+class PlayIn(BaseModel):
+    layout: str = Field("", max_length=40)
+    region: str = Field("", max_length=40)
+    item: str = Field("", max_length=80)
+    widget: str = Field("", max_length=30)
+    started_at: dt.datetime
+    seconds: float = Field(ge=0, le=86400)
+    plays: int = Field(1, ge=0, le=1)
+
+
+class PlaysIn(BaseModel):
+    plays: list[PlayIn] = Field(max_length=5000)
+
+
+async def plays(request: Request) -> Response:
+    """Proof of play, in batches (the player buffers them while offline)."""
+    screen = request.state.screen
+    body = parse(PlaysIn, await json_body(request))
+    rows = []
+    for p in body.plays:
+        started = p.started_at if p.started_at.tzinfo else p.started_at.replace(tzinfo=dt.UTC)
+        rows.append(Play(screen_id=screen.id, **(p.model_dump() | {"started_at": started.astimezone(dt.UTC)})))
+    async with request.app.state.db.begin() as s:
+        s.add_all(rows)
+    return JSONResponse({"ok": True, "stored": len(rows)}, status_code=201)
+
+
+async def events(request: Request) -> Response:
+    """The screen's live stream; `?have=<layout>:<version>` is what it shows now (see `player.stream`)."""
+    screen = request.state.screen
+    screen_id, request.state.screen = screen.id, None  # held for hours: keep the stream small
+    showing = {"have": request.query_params.get("have", "")[:60]}
+
+    async def full(screen_row: Screen | None) -> bytes:
+        if screen_row is None:
+            return frame("revoked", "{}")
+        current = await screen_state(request, screen_row)
+        showing["have"] = shows(current)
+        return frame("state", current)
+
+    async def answer(data: dict) -> bytes | None:
+        layout = data.get("layout_id")
+        if data.get("type") == "layout" and showing["have"].split(":")[0] == str(layout):
+            key = f"{layout}:{data.get('version')}"
+            if key == showing["have"]:
+                return None
+            body = await layout_frame(request, int(layout), int(data.get("version", 0)))
+            if body is not None:
+                showing["have"] = key
+                return body
+        return await full(await load_screen(request, screen_id))
+
+    current = await screen_state(request, screen)
+    first = b"" if showing["have"] and shows(current) == showing["have"] else frame("state", current)
+    showing["have"] = shows(current)
+    return StreamResponse(ScreenStream(request.app.state.bus, screen_id, first, answer))
+
+
+async def layout_frame(request: Request, layout_id: int, version: int) -> bytes | None:
+    """The `layout` event of one version, encoded once per process for every screen."""
+
+    async def make() -> bytes | None:
+        rendered = await rendered_layout(request, layout_id, version)
+        return None if rendered is None else frame("layout", rendered)
+
+    return await layouts(request).get(("frame", layout_id, version), make)
+
+
+class StreamResponse(Response):
+    """Hands the ASGI call to a `ScreenStream`."""
+
+    def __init__(self, stream: ScreenStream):
+        self.stream = stream
+        self.background = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.stream(scope, receive, send)
+
+
+async def service_worker(request: Request) -> Response:
+    return FileResponse(
+        STATIC / "sw.js",
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": "/player", "Cache-Control": "no-cache"},
     )
+
+
+async def pairing_qr(request: Request) -> Response:
+    """An SVG QR code of the claim link for a pairing code."""
+    code = request.query_params.get("code", "")
+    if not code.isdigit() or len(code) > 12:
+        raise Invalid(_("No screen shows this pairing code."), {"field": "code"})
+    link = str(request.url_for("screens_page").include_query_params(code=code))
+    out = io.BytesIO()
+    segno.make(link, error="m").save(out, kind="svg", scale=8, dark="#000", light="#fff", border=2, xmldecl=False)
+    return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 routes = [
     route("/player", player_page, allow=PUBLIC),
+    route("/player/sw.js", service_worker, allow=PUBLIC),
+    route("/player/qr.svg", pairing_qr, allow=PUBLIC),
     route("/player/api/pair", pair, methods=["POST"], allow=PUBLIC, csrf=False),
     route("/player/api/state", state, allow=SCREEN),
     route("/player/api/ack", ack, methods=["POST"], allow=SCREEN),
+    route("/player/api/heartbeat", heartbeat, methods=["POST"], allow=SCREEN),
+    route("/player/api/plays", plays, methods=["POST"], allow=SCREEN),
     route("/player/api/events", events, allow=SCREEN),
 ]

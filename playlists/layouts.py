@@ -222,8 +222,16 @@ async def preview(request: Request) -> Response:
 async def render_content(db, content: dict) -> dict:
     regions = []
     for r in sorted(content["regions"], key=lambda r: r.get("z", 0)):
-        html = await widgets.render(r["widget"], r["options"], db)
-        regions.append({k: r[k] for k in ("id", "x", "y", "w", "h", "z", "widget")} | {"html": html})
+        box = {k: r[k] for k in ("id", "x", "y", "w", "h", "z", "widget")}
+        if r["widget"] == "playlist":  # contract-player.md: each item rendered by its widget
+            items = [
+                {k: i.get(k) for k in ("id", "widget", "duration", "transition")}
+                | {"html": await widgets.render(i["widget"], i.get("options", {}), db)}
+                for i in r.get("items", [])
+            ]
+            regions.append(box | {"loop": True, "items": items})
+            continue
+        regions.append(box | {"html": await widgets.render(r["widget"], r["options"], db)})
     return {"width": content["width"], "height": content["height"], "regions": regions}
 
 

@@ -89,6 +89,7 @@ def _too_large(max_bytes: int) -> str:
 def all_routes() -> list:
     import booking_api.routes
     import media.library
+    import player.plays
     import player.routes
     import player.screens
     import playlists.layouts
@@ -103,6 +104,7 @@ def all_routes() -> list:
         *audit.routes,
         *media.library.routes,
         *playlists.layouts.routes,
+        *player.plays.routes,
         *player.screens.routes,
         *player.routes.routes,
         *booking_api.routes.routes,

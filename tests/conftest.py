@@ -218,16 +218,16 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, env: dict, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, env: dict, log: Path, host: str = "127.0.0.1"):
+        self.port, self.host = free_port(), host
+        self.url = f"http://{host}:{self.port}"
         self.env, self.log = env, log
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20) -> Server:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "signage", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "signage", "serve", "--host", self.host, "--port", str(self.port)],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -257,13 +257,14 @@ class Server:
 
 @pytest.fixture
 def make_server(database_url, tmp_path):
-    """`make_server(SIGNAGE_REDIS_URL=...)`: a started server process on the test's database.
+    """`make_server(SIGNAGE_REDIS_URL=...)`: a started server process on the test's database
+    (`host=` another local address to listen on instead of 127.0.0.1).
 
     Every server of one test shares the database, data dir and secret key.
     """
     servers: list[Server] = []
 
-    def make(**env) -> Server:
+    def make(host: str = "127.0.0.1", **env) -> Server:
         full = {
             **os.environ,
             "SIGNAGE_DATA_DIR": str(tmp_path / "data"),
@@ -272,7 +273,7 @@ def make_server(database_url, tmp_path):
             "SIGNAGE_DEFAULT_LOCALE": "en",
             **env,
         }
-        server = Server(full, tmp_path / f"server-{len(servers)}.log").start()
+        server = Server(full, tmp_path / f"server-{len(servers)}.log", host).start()
         servers.append(server)
         return server
 

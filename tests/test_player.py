@@ -41,6 +41,7 @@ def test_pair_then_claim_then_state(client):
         "screen": {"id": state["screen"]["id"], "name": "", "claimed": False},
         "code": screen["code"],
         "layout": None,
+        "next_check": None,
     }
     r = client.post(
         "/screens/claim",
@@ -125,8 +126,74 @@ def test_publish_reaches_the_screen_stream_live(make_server):
     sent = time.monotonic()
     r = httpx.post(f"{server.url}/api/v1/screens/claim", headers=headers, json={"code": screen["code"], "name": "Live"})
     assert r.status_code == 201
-    while len(found) < 2 and time.monotonic() < sent + 2:
+    while len(found) < 3 and time.monotonic() < sent + 2:
         time.sleep(0.01)
     stop.set()
-    assert [e for e, _t in found[:2]] == ["hello", "changed"]
-    assert found[1][1] - sent < 1.0
+    # hello, then the state it has (unclaimed), then the claimed state
+    assert [e for e, _t in found[:3]] == ["hello", "state", "state"]
+    assert found[2][1] - sent < 1.0
+
+
+def test_playlist_region_follows_the_contract(client):
+    """A playlist region put straight into a version renders each item by its widget."""
+    from screens import add_layout
+
+    items = [
+        {"id": "a", "widget": "clock", "options": {}, "duration": 5, "transition": "fade"},
+        {"id": "b", "widget": "clock", "options": {"hour12": True}, "duration": None, "transition": "slide"},
+    ]
+    region = {"id": "p", "x": 0, "y": 0, "w": 640, "h": 360, "z": 0, "widget": "playlist", "items": items}
+    lid = add_layout(client.app.state.settings, publish=[region])
+    headers = api_token(client, "editor")
+    screen = pair(client)
+    client.post("/api/v1/screens/claim", headers=headers, json={"code": screen["code"], "name": "P", "layout_id": lid})
+    layout = client.get("/player/api/state", headers={"X-Screen-Key": screen["key"]}).json()["layout"]
+    assert layout["emergency"] is False and (layout["id"], layout["version"]) == (lid, 1)
+    [r] = layout["regions"]
+    assert r["widget"] == "playlist" and r["loop"] is True
+    assert [(i["id"], i["duration"], i["transition"]) for i in r["items"]] == [("a", 5, "fade"), ("b", None, "slide")]
+    assert all('data-widget="clock"' in i["html"] for i in r["items"])
+
+
+def test_ack_heartbeat_and_plays_check_their_input(client):
+    screen = pair(client)
+    key = {"X-Screen-Key": screen["key"]}
+    assert client.post("/player/api/ack", headers=key, content=b"nope").status_code == 400
+    r = client.post("/player/api/ack", headers=key, json={"version": "x"})
+    assert r.status_code == 400 and r.json()["detail"] == {"field": "version"}
+    r = client.post("/player/api/heartbeat", headers=key, json={"resolution": "x" * 99})
+    assert r.status_code == 400
+    r = client.post(
+        "/player/api/plays", headers=key, json={"plays": [{"seconds": -1, "started_at": "2026-01-01T00:00Z"}]}
+    )
+    assert r.status_code == 400
+    [row] = rows(client, select(Screen))
+    assert row.applied_version == 0 and row.resolution == "" and row.last_seen is None
+    r = client.post("/player/api/heartbeat", headers=key, json={"resolution": "1920x1080", "player_version": "1.1.0"})
+    assert r.status_code == 200
+    assert client.post("/player/api/ack", headers=key, json={"received": 4}).status_code == 200
+    assert client.post("/player/api/ack", headers=key, json={"version": 3, "layout": "9"}).status_code == 200
+    [row] = rows(client, select(Screen))
+    assert (row.resolution, row.player_version, row.received_version, row.applied_version, row.applied_layout) == (
+        "1920x1080",
+        "1.1.0",
+        4,
+        3,
+        "9",
+    )
+
+
+def test_pairing_qr_links_to_the_claim_page(client):
+    r = client.get("/player/qr.svg", params={"code": "123456"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert r.text.startswith("<svg") and "http://www.w3.org/2000/svg" in r.text and "<path" in r.text
+    assert client.get("/player/qr.svg", params={"code": "<x>"}).status_code == 400
+    login(client, "editor")
+    page = client.get("/screens", params={"code": "123456"}).text
+    assert 'name="code" inputmode="numeric" required maxlength="12" value="123456"' in page
+
+
+def test_service_worker_is_served_for_the_player_scope(client):
+    r = client.get("/player/sw.js")
+    assert r.status_code == 200 and r.headers["service-worker-allowed"] == "/player"
+    assert "javascript" in r.headers["content-type"] and "caches.open" in r.text

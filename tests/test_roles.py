@@ -9,7 +9,7 @@ from starlette.routing import Mount, Route
 from signage.auth import PUBLIC, SCREEN, SIGNED_IN
 from signage.settings import ROLES
 
-PARAMS = {"id": "999999", "rid": "nope", "name": "nope.png", "code": "en"}
+PARAMS = {"id": "999999", "rid": "nope", "name": "nope.png", "code": "en", "action": "identify"}
 
 
 def concrete(path: str) -> str:

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 10_000
-IMG_SRC = "(document.querySelector('#stage img.w-image') || {getAttribute: () => null}).getAttribute('src')"
+IMG_SRC = "((el) => el && (el.dataset.src || el.getAttribute('src')))(document.querySelector('#stage img.w-image'))"
 
 
 def make_png(path, background, shape, fill) -> str:

@@ -1,0 +1,261 @@
+"""The player in real Chromium: playlists without black gaps, pairing with a QR code,
+identify, proof of play, offline (secure origin with the service worker, and plain
+http on a LAN address without one), the watchdog, and memory over a long run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import httpx
+import pytest
+from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
+from screens import CLOCK, add_image, add_layout, playlist
+
+from playlists.models import Layout, LayoutVersion
+from signage.db import Database
+
+pytestmark = pytest.mark.browser
+OFFLINE_SECONDS = float(os.environ.get("SIGNAGE_TEST_OFFLINE_SECONDS", "20"))
+RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (30, 60, 220)
+
+# Counts animation frames where the playlist region shows nothing whole (a black gap),
+# and the order in which items come on top.
+SAMPLER = """() => {
+  window.__gaps = 0; window.__frames = 0; window.__order = [];
+  const whole = (el) => {
+    const cs = getComputedStyle(el);
+    if (cs.visibility !== 'visible' || parseFloat(cs.opacity) < 0.99) return false;
+    if (cs.transform !== 'none' && Math.abs(new DOMMatrix(cs.transform).m41) > 1) return false;
+    const img = el.querySelector('img');
+    return !img || (img.complete && img.naturalWidth > 0);
+  };
+  (function sample() {
+    const region = document.querySelector('#stage [data-region="p"]');
+    if (region) {
+      window.__frames++;
+      if (!Array.from(region.children).some(whole)) window.__gaps++;
+      const on = Array.from(region.querySelectorAll('.item.on')).sort((a, b) => b.style.zIndex - a.style.zIndex)[0];
+      if (on && window.__order[window.__order.length - 1] !== on.dataset.item) window.__order.push(on.dataset.item);
+    }
+    requestAnimationFrame(sample);
+  })();
+}"""
+
+
+def only_sqlite(backend):
+    if backend != "sqlite":
+        pytest.skip("the player's behaviour does not depend on the database")
+
+
+def lan_address() -> str | None:
+    """An address of this machine that is not loopback: Chromium treats http there as insecure."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def claim(page, server, headers, layout_id, name="Lobby screen") -> int:
+    page.goto(server.url + "/player")
+    page.wait_for_function("/^\\d{6}$/.test(document.getElementById('code').textContent)")
+    code = page.locator("#code").inner_text()
+    r = httpx.post(
+        f"{server.url}/api/v1/screens/claim", headers=headers, json={"code": code, "name": name, "layout_id": layout_id}
+    )
+    assert r.status_code == 201, r.text
+    page.locator("#stage").wait_for(state="visible")
+    return r.json()["id"]
+
+
+def republish(server, headers, screen_id: int, layout_id: int, regions: list) -> int:
+    """A new version with `regions` (as the schedules work will publish playlists), then the screen is told."""
+
+    async def run() -> int:
+        db = Database(server_settings(server).db_url)
+        try:
+            async with db.begin() as s:
+                layout = await s.get(Layout, layout_id)
+                layout.published_version += 1
+                content = {"width": 640, "height": 360, "regions": regions}
+                s.add(LayoutVersion(layout_id=layout_id, version=layout.published_version, content=content))
+                return layout.published_version
+        finally:
+            await db.close()
+
+    version = run_sync(run())
+    r = httpx.post(f"{server.url}/screens/{screen_id}", headers=headers, data={"layout_id": str(layout_id)})
+    assert r.status_code == 303, r.text
+    return version
+
+
+def setup(make_server, host="127.0.0.1", seconds=1.0):
+    server = make_server(host=host)
+    settings = server_settings(server)
+    headers = make_token(settings, "editor")
+    media = [add_image(settings, c) for c in (RED, GREEN, BLUE)]
+    items = [(media[0], seconds, "fade"), (media[1], seconds, "slide"), (media[2], seconds, "none")]
+    layout_id = add_layout(settings, regions=[CLOCK], publish=[playlist(items)])
+    return server, settings, headers, layout_id, items
+
+
+def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, browser):
+    only_sqlite(backend)
+    server, settings, headers, layout_id, _items = setup(make_server)
+    ctx = browser.new_context(viewport={"width": 960, "height": 540})
+    editor = browser.new_context()
+    try:
+        b = ctx.new_page()
+        b.goto(server.url + "/player")
+        b.wait_for_function("document.getElementById('qr').complete && document.getElementById('qr').naturalWidth > 0")
+        screen_id = claim(b, server, headers, layout_id)
+        b.evaluate(SAMPLER)
+        b.wait_for_function("window.__order.length >= 5", timeout=10_000)
+        order, gaps, frames = b.evaluate("[window.__order, window.__gaps, window.__frames]")
+        assert order[:5] == ["i0", "i1", "i2", "i0", "i1"], order
+        assert frames > 60 and gaps == 0, f"{gaps} of {frames} frames showed no whole item"
+        # letterboxed: 640x360 scaled into 960x540
+        assert b.evaluate("document.getElementById('stage').getBoundingClientRect().width") == pytest.approx(960, abs=1)
+
+        # The editor sees it online and up to date, live, and asks it to identify itself.
+        a = editor.new_page()
+        email = make_user(settings, "editor")
+        a.goto(server.url + "/login")
+        a.fill("input[name=email]", email)
+        a.fill("input[name=password]", PASSWORD)
+        with a.expect_navigation():
+            a.click("form[action='/login'] button")
+        a.goto(server.url + "/screens")
+        row = a.locator(f"tr[data-screen-id='{screen_id}']")
+        row.locator(".applied").wait_for()
+        assert row.locator(".status").inner_text() == "Online"
+        assert "960x540" in row.inner_text()
+        with a.expect_navigation():
+            row.get_by_role("button", name="Identify").click()
+        b.locator("#identify").wait_for(state="visible", timeout=2_000)
+        assert b.locator("#identify").inner_text() == "Lobby screen"
+
+        # Proof of play: what it played reaches the report (sent after a reload here).
+        b.reload()
+        b.locator("#stage").wait_for(state="visible")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            a.goto(server.url + "/screens/plays")
+            if a.locator("table.plays td", has_text="i1").count():
+                break
+            time.sleep(0.5)
+        report = a.locator("table.plays").inner_text()
+        assert "Lobby screen" in report and "i0" in report and "i1" in report and "image" in report
+    finally:
+        ctx.close()
+        editor.close()
+
+
+@pytest.mark.parametrize("origin", ["loopback", "lan"])
+def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origin):
+    """Secure origin (127.0.0.1): service worker, even a reload while offline plays on.
+    Plain http on a LAN address (no service worker, no Cache API): localStorage and media held in memory."""
+    only_sqlite(backend)
+    host = "127.0.0.1" if origin == "loopback" else lan_address()
+    if host is None:
+        pytest.skip("no non-loopback address on this machine")
+    server, settings, headers, layout_id, _items = setup(make_server, host=host, seconds=0.7)
+    ctx = browser.new_context(viewport={"width": 640, "height": 360})
+    try:
+        b = ctx.new_page()
+        claim(b, server, headers, layout_id)
+        secure = b.evaluate("window.isSecureContext")
+        assert secure is (origin == "loopback")
+        if secure:
+            b.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+            assert b.locator("body").get_attribute("data-storage") == "service-worker"
+            # the worker has the media of the layout
+            b.wait_for_function(
+                "caches.open('signage-player-1').then(c => c.keys()).then(k => window.__cached = k.length)"
+            )
+            b.wait_for_function("window.__cached >= 6", timeout=10_000)  # shell (4) and at least 2 media
+        else:
+            assert b.evaluate("'serviceWorker' in navigator || 'caches' in window") is False
+            assert b.locator("body").get_attribute("data-storage") == "local"
+        assert b.evaluate("JSON.parse(localStorage.getItem('signage.state')).layout.version") == 1
+
+        server.stop()
+        if secure:  # even a reload while the server is away comes back with the layout
+            b.reload()
+            b.locator("#stage").wait_for(state="visible")
+            b.wait_for_function("document.querySelectorAll('#stage img.w-image').length === 3")
+        b.evaluate(SAMPLER)
+        b.evaluate("window.__marker = 1")
+        time.sleep(OFFLINE_SECONDS)
+        order, gaps = b.evaluate("[window.__order, window.__gaps]")
+        assert len(order) >= OFFLINE_SECONDS / 0.7 * 0.6, f"the playlist stalled while offline: {order}"
+        assert gaps == 0
+        assert b.evaluate("Array.from(document.querySelectorAll('#stage img')).every(i => i.naturalWidth > 0)")
+
+        server.start()
+        r = httpx.post(f"{server.url}/api/v1/layouts/{layout_id}/publish", headers=headers)
+        assert r.status_code == 201
+        b.wait_for_function("document.getElementById('stage').dataset.version === '2'", timeout=20_000)
+        assert b.evaluate("window.__marker") == 1, "the player reloaded instead of recovering"
+        b.locator("#stage .w-clock-time").wait_for(state="visible")
+    finally:
+        ctx.close()
+
+
+def test_watchdog_reloads_a_stalled_player(backend, make_server, browser):
+    only_sqlite(backend)
+    server, settings, headers, layout_id, _items = setup(make_server)
+    ctx = browser.new_context()
+    try:
+        b = ctx.new_page()
+        b.goto(server.url + "/player?watchdog=3")
+        b.wait_for_function("/^\\d{6}$/.test(document.getElementById('code').textContent)")
+        r = httpx.post(
+            f"{server.url}/api/v1/screens/claim",
+            headers=headers,
+            json={"code": b.locator("#code").inner_text(), "name": "W", "layout_id": layout_id},
+        )
+        assert r.status_code == 201
+        b.locator("#stage").wait_for(state="visible")
+        b.evaluate("window.__marker = 1")
+        b.evaluate("() => { const t = Date.now(); while (Date.now() - t < 4500) {} }")  # rendering hangs
+        b.wait_for_function("window.__marker === undefined", timeout=10_000)
+        b.locator("#stage").wait_for(state="visible")
+        assert b.url.endswith("/player?watchdog=3")
+    finally:
+        ctx.close()
+
+
+def test_memory_does_not_grow_over_a_long_run(backend, make_server, browser):
+    only_sqlite(backend)
+    server, settings, headers, layout_id, items = setup(make_server, seconds=0.25)
+    ctx = browser.new_context()
+    try:
+        b = ctx.new_page()
+        screen_id = claim(b, server, headers, layout_id)
+        cdp = ctx.new_cdp_session(b)
+        cdp.send("Performance.enable")
+
+        def metrics() -> dict:
+            cdp.send("HeapProfiler.collectGarbage")
+            return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+        time.sleep(2)
+        before = metrics()
+        for _ in range(6):  # new versions while it plays: each rebuilds the stage
+            version = republish(server, headers, screen_id, layout_id, [playlist(items)])
+            b.wait_for_function(f"document.getElementById('stage').dataset.version === '{version}'")
+            time.sleep(1.5)
+        after = metrics()
+        print({k: (before[k], after[k]) for k in ("JSHeapUsedSize", "Nodes", "JSEventListeners", "Documents")})
+        assert after["Nodes"] <= before["Nodes"] * 1.1
+        assert after["JSEventListeners"] <= before["JSEventListeners"] + 5
+        assert after["JSHeapUsedSize"] <= before["JSHeapUsedSize"] * 1.25 + 512 * 1024
+        assert b.evaluate("document.querySelectorAll('#stage .item').length") == 3
+        assert len(b.evaluate("JSON.parse(localStorage.getItem('signage.plays') || '[]')")) < 500
+    finally:
+        ctx.close()
