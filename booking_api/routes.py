@@ -1,6 +1,6 @@
 """Every route of the booking system, mounted by `signage.app.all_routes`."""
 
-from booking_api import approvals, availability, bookings, floorplans, pages, rooms
+from booking_api import approvals, availability, bookings, checkin, doorlayouts, doors, floorplans, pages, rooms
 
 routes = [
     *rooms.routes,
@@ -9,4 +9,7 @@ routes = [
     *approvals.routes,
     *floorplans.routes,
     *pages.routes,
+    *checkin.routes,
+    *doors.routes,
+    *doorlayouts.routes,
 ]

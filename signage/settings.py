@@ -28,6 +28,9 @@ class Settings:
     max_upload_mb: int = 200
     secure_cookies: bool = False
     demo: bool = False
+    checkin_opens_minutes: int = 10  # check-in opens this long before a meeting (rooms may differ)
+    checkin_grace_minutes: int = 15  # and closes this long after its start; then a no-show is released
+    test_clock: bool = False  # POST /api/v1/clock may shift the booking clock (tests, demos)
 
     @property
     def db_url(self) -> str:
@@ -57,6 +60,9 @@ class Settings:
             default_locale=config("SIGNAGE_DEFAULT_LOCALE", default="zh_CN"),
             max_upload_mb=config("SIGNAGE_MAX_UPLOAD_MB", cast=int, default=200),
             secure_cookies=config("SIGNAGE_SECURE_COOKIES", cast=bool, default=False),
+            checkin_opens_minutes=config("SIGNAGE_CHECKIN_OPENS_MINUTES", cast=int, default=10),
+            checkin_grace_minutes=config("SIGNAGE_CHECKIN_GRACE_MINUTES", cast=int, default=15),
+            test_clock=config("SIGNAGE_TEST_CLOCK", cast=bool, default=False),
         )
 
 

@@ -9,9 +9,9 @@ The same `render` serves the editor preview and the player.
 
 from __future__ import annotations
 
-from widgets import clock, image
+from widgets import clock, image, meeting_list, room_status
 from widgets.base import Widget, form_fields, render, validate
 
-REGISTRY: dict[str, Widget] = {w.type: w for w in (clock.widget, image.widget)}
+REGISTRY: dict[str, Widget] = {w.type: w for w in (clock.widget, image.widget, room_status.widget, meeting_list.widget)}
 
 __all__ = ["REGISTRY", "Widget", "form_fields", "render", "validate"]

@@ -1,0 +1,138 @@
+"""Ready-made layouts: a door display (1280x800 tablet, landscape or portrait) and a lobby board.
+
+    regions = door_display(room_id=3, portrait=False)
+    layout_id = await create_layout(db, "Room 3 door", door_display(3), 1280, 800, publish_by=user_id)
+
+Both are plain layouts: the editor opens them like any other (`/layouts/{id}`).
+`POST /rooms/{id}/door-layout` makes a room's door display from the rooms page.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from booking_api.rooms import MANAGERS, get_room
+from playlists.models import Layout, LayoutVersion
+from signage import audit
+from signage.auth import route
+from signage.i18n import gettext as _
+
+
+def door_display(room_id: int, portrait: bool = False) -> tuple[int, int, list[dict]]:
+    """(width, height, regions): the room's status large, a clock beside or above it."""
+    if portrait:
+        w, h = 800, 1280
+        regions = [
+            {
+                "id": "clock",
+                "x": 0,
+                "y": 0,
+                "w": w,
+                "h": 200,
+                "z": 0,
+                "widget": "clock",
+                "options": {"show_date": True},
+            },
+            {
+                "id": "status",
+                "x": 0,
+                "y": 200,
+                "w": w,
+                "h": h - 200,
+                "z": 1,
+                "widget": "room_status",
+                "options": {"room_id": room_id},
+            },
+        ]
+    else:
+        w, h = 1280, 800
+        regions = [
+            {
+                "id": "status",
+                "x": 0,
+                "y": 0,
+                "w": 900,
+                "h": h,
+                "z": 1,
+                "widget": "room_status",
+                "options": {"room_id": room_id},
+            },
+            {"id": "clock", "x": 900, "y": 0, "w": w - 900, "h": 300, "z": 0, "widget": "clock", "options": {}},
+            {
+                "id": "list",
+                "x": 900,
+                "y": 300,
+                "w": w - 900,
+                "h": h - 300,
+                "z": 0,
+                "widget": "meeting_list",
+                "options": {"room_id": room_id, "days": 1},
+            },
+        ]
+    return w, h, regions
+
+
+def lobby_board(floor: str = "") -> tuple[int, int, list[dict]]:
+    """(width, height, regions): every room's (or one floor's) meetings, with a clock."""
+    return (
+        1920,
+        1080,
+        [
+            {"id": "clock", "x": 0, "y": 0, "w": 1920, "h": 160, "z": 0, "widget": "clock", "options": {}},
+            {
+                "id": "list",
+                "x": 0,
+                "y": 160,
+                "w": 1920,
+                "h": 920,
+                "z": 0,
+                "widget": "meeting_list",
+                "options": {"floor": floor, "days": 2},
+            },
+        ],
+    )
+
+
+async def create_layout(db, name: str, shape: tuple[int, int, list[dict]], publish_by: int | None = None) -> int:
+    """A new layout of that shape; published as version 1 when `publish_by` is given."""
+    import widgets
+
+    width, height, regions = shape
+    regions = [{**r, "options": widgets.validate(r["widget"], r["options"])} for r in regions]
+    async with db.begin() as s:
+        layout = Layout(name=name[:200], width=width, height=height, regions=regions)
+        s.add(layout)
+        await s.flush()
+        if publish_by is not None:
+            content = {"width": width, "height": height, "regions": regions}
+            s.add(LayoutVersion(layout_id=layout.id, version=1, content=content, published_by=publish_by))
+            layout.published_version = 1
+        return layout.id
+
+
+async def make_door_layout(request: Request) -> Response:
+    form = await request.form()
+    portrait = form.get("orientation") == "portrait"
+    async with request.app.state.db.session() as s:
+        room = await get_room(s, request.path_params["id"])
+    name = _("%(room)s door display", room=room.name)
+    layout_id = await create_layout(request.app.state.db, name, door_display(room.id, portrait))
+    await audit.record(request, "layout.create", f"layout:{layout_id}", reason=f"door display of room:{room.id}")
+    return RedirectResponse(f"/layouts/{layout_id}", status_code=303)
+
+
+async def make_lobby_layout(request: Request) -> Response:
+    form = await request.form()
+    floor = str(form.get("floor", "")).strip()[:50]
+    layout_id = await create_layout(
+        request.app.state.db, _("Lobby board") + (f" {floor}" if floor else ""), lobby_board(floor)
+    )
+    await audit.record(request, "layout.create", f"layout:{layout_id}", reason="lobby board")
+    return RedirectResponse(f"/layouts/{layout_id}", status_code=303)
+
+
+routes = [
+    route("/rooms/{id:int}/door-layout", make_door_layout, methods=["POST"], allow=(*MANAGERS, "editor")),
+    route("/rooms/lobby-layout", make_lobby_layout, methods=["POST"], allow=(*MANAGERS, "editor")),
+]

@@ -1,0 +1,142 @@
+"""Door screens (SPEC B5): the room state machine over time, check-in, no-shows,
+end and extend, walk-up, and every refusal leaving nothing changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from bookings_helpers import at
+from conftest import api_token, rows
+from doors_helpers import door_screen, go_to, meeting, setup_room, status, wait_for
+from sqlalchemy import select
+
+from booking_api.models import Booking, CheckIn
+from signage.models import AuditEntry
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client(test_clock=True)
+
+
+def test_state_follows_the_clock_and_check_in(client):
+    admin, room = setup_room(client)
+    b = meeting(client, admin, room["id"], hour=10)
+    go_to(client, at(9, 40))
+    s = status(client, admin, room["id"])
+    assert (s["state"], s["colour"], s["checkin"]) == ("booked", "orange", None)
+    assert s["next"]["id"] == b["id"]
+
+    go_to(client, at(9, 52))  # check-in opens 10 minutes before
+    assert status(client, admin, room["id"])["checkin"]["booking_id"] == b["id"]
+
+    go_to(client, at(10, 0, 1) + dt.timedelta(seconds=1))
+    s = status(client, admin, room["id"])
+    assert (s["state"], s["colour"]) == ("in_progress", "blue")
+    assert s["current"]["id"] == b["id"] and s["current"]["minutes_left"] == 59
+
+    member = api_token(client, "member")
+    r = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=member)
+    assert r.status_code == 200 and r.json()["already"] is False
+    assert status(client, admin, room["id"])["current"]["checked_in"] is True
+    assert client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=member).json()["already"] is True
+
+    go_to(client, at(11, 1))
+    s = status(client, admin, room["id"])
+    assert (s["state"], s["colour"], s["current"]) == ("ended", "gray", None)
+
+
+def test_no_show_is_released_by_the_timer_and_kept(client):
+    admin, room = setup_room(client)
+    b = meeting(client, admin, room["id"], hour=14)
+    go_to(client, at(14, 16))  # grace: 15 minutes
+    wait_for(lambda: status(client, admin, room["id"])["state"] == "free")
+    found = rows(client, select(Booking).where(Booking.id == b["id"]))
+    assert found[0].status == "no_show"
+    assert client.get(f"/api/v1/bookings/{b['id']}", headers=admin).json()["status"] == "no_show"
+    assert (
+        rows(client, select(AuditEntry).where(AuditEntry.action == "booking.no_show"))[0].target == f"booking:{b['id']}"
+    )
+
+
+def test_checked_in_meeting_is_not_released(client):
+    admin, room = setup_room(client)
+    b = meeting(client, admin, room["id"], hour=14)
+    go_to(client, at(14, 5))
+    r = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=admin)
+    assert r.status_code == 200, r.text
+    go_to(client, at(14, 30))
+    s = status(client, admin, room["id"])
+    assert s["state"] == "in_progress" and s["current"]["id"] == b["id"]
+
+
+def test_check_in_refusals_change_nothing(client):
+    admin, room = setup_room(client)
+    b = meeting(client, admin, room["id"], hour=10)
+    early = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=admin)
+    assert early.status_code == 409 and "Check-in opens at 09:50" in early.json()["message"]
+
+    go_to(client, at(10, 16))
+    late = meeting(client, admin, room["id"], hour=16)
+    go_to(client, at(16, 20))
+    r = client.post(f"/api/v1/bookings/{late['id']}/check-in", headers=admin)
+    assert r.status_code == 409, r.text
+    assert "nobody checked in" in r.json()["message"] or "Check-in closed at 16:15" in r.json()["message"]
+
+    gone = meeting(client, admin, room["id"], hour=18)
+    assert client.delete(f"/api/v1/bookings/{gone['id']}", headers=admin).status_code == 200
+    go_to(client, at(18, 1))
+    r = client.post(f"/api/v1/bookings/{gone['id']}/check-in", headers=admin)
+    assert r.status_code == 409 and "cancelled" in r.json()["message"]
+    assert rows(client, select(CheckIn)) == []
+    failures = rows(client, select(AuditEntry).where(AuditEntry.action == "booking.check_in"))
+    assert {e.result for e in failures} == {"failure"} and len(failures) == 3
+
+
+def test_end_early_and_extend(client):
+    admin, room = setup_room(client)
+    b = meeting(client, admin, room["id"], hour=10)
+    after = meeting(client, admin, room["id"], hour=11, minutes=30, title="Later")
+    go_to(client, at(10, 5))
+    assert client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=admin).status_code == 200
+    go_to(client, at(10, 30))
+    assert client.post(f"/api/v1/bookings/{b['id']}/extend", json={"minutes": 15}, headers=admin).status_code == 409
+    assert (
+        client.get(f"/api/v1/bookings/{b['id']}", headers=admin).json()["end"] == at(11).astimezone(dt.UTC).isoformat()
+    )
+    r = client.post(f"/api/v1/bookings/{b['id']}/end", headers=admin)
+    assert r.status_code == 200, r.text
+    s = status(client, admin, room["id"])
+    assert s["state"] == "booked" and s["next"]["id"] == after["id"]
+
+    go_to(client, at(11, 10))
+    r = client.post(f"/api/v1/bookings/{after['id']}/extend", json={"minutes": 30}, headers=admin)
+    assert r.status_code == 200 and r.json()["end"] == at(12).astimezone(dt.UTC).isoformat()
+    other = api_token(client, "member")
+    r = client.post(f"/api/v1/bookings/{after['id']}/end", headers=other)
+    assert r.status_code == 403
+
+
+def test_door_screen_walk_up_check_in_and_foreign_room(client):
+    admin, room = setup_room(client)
+    other = setup_room(client, name="Lotus")[1]
+    screen = door_screen(client, admin, room["id"])
+    b = meeting(client, admin, room["id"], hour=15)
+    go_to(client, at(13, 0))
+    s = status(client, admin, room["id"])
+    assert s["walkup_until"] == at(14).astimezone(dt.UTC).isoformat()  # an hour at most
+    r = client.post(f"/player/api/rooms/{room['id']}/walkup", json={}, headers=screen["headers"])
+    assert r.status_code == 200, r.text
+    s = status(client, admin, room["id"])
+    assert s["state"] == "in_progress" and s["current"]["checked_in"] is True
+    assert client.post(f"/player/api/rooms/{other['id']}/walkup", json={}, headers=screen["headers"]).status_code == 403
+
+    go_to(client, at(14, 55))
+    r = client.post(
+        f"/player/api/rooms/{other['id']}/check-in", json={"booking_id": b["id"]}, headers=screen["headers"]
+    )
+    assert r.status_code == 403
+    r = client.post(f"/player/api/rooms/{room['id']}/check-in", json={"booking_id": b["id"]}, headers=screen["headers"])
+    assert r.status_code == 200, r.text
+    assert {c.via for c in rows(client, select(CheckIn))} == {"walkup", "door"}
