@@ -1,6 +1,18 @@
 """Every route of the booking system, mounted by `signage.app.all_routes`."""
 
-from booking_api import approvals, availability, bookings, checkin, doorlayouts, doors, floorplans, pages, rooms
+from booking_api import (
+    approvals,
+    availability,
+    bookings,
+    checkin,
+    doorlayouts,
+    doors,
+    floorplans,
+    ical,
+    mine,
+    pages,
+    rooms,
+)
 
 routes = [
     *rooms.routes,
@@ -12,4 +24,6 @@ routes = [
     *checkin.routes,
     *doors.routes,
     *doorlayouts.routes,
+    *mine.routes,
+    *ical.routes,
 ]

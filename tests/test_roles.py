@@ -9,7 +9,17 @@ from starlette.routing import Mount, Route
 from signage.auth import PUBLIC, SCREEN, SIGNED_IN
 from signage.settings import ROLES
 
-PARAMS = {"id": "999999", "rid": "nope", "name": "nope.png", "code": "en", "action": "identify"}
+PARAMS = {
+    "id": "999999",
+    "rid": "nope",
+    "name": "nope.png",
+    "code": "en",
+    "action": "identify",
+    "token": "nope",
+    "secret": "nope.ics",
+    "answer": "accept",
+    "decision": "approve",
+}
 
 
 def concrete(path: str) -> str:
