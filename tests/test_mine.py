@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from bookings_helpers import at, make_room
 from conftest import add_user, api_token, csrf, login, rows
 from doors_helpers import go_to, meeting, setup_room, wait_for
@@ -14,8 +15,6 @@ from sqlalchemy import select
 from booking_api.checkin import qr_token
 from booking_api.models import Booking, CheckIn, Reply
 from signage.models import User
-
-import pytest
 
 
 @pytest.fixture
