@@ -25,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from booking_api import checkin, walkup
-from booking_api.rooms import get_room
+from booking_api.rooms import MANAGERS, get_room, may_manage
 from booking_api.roomstate import load_status, public
+from booking_api.sensors import door_of
 from player.models import Screen
 from playlists.models import Layout, LayoutVersion
 from signage import audit, clock, openapi
@@ -169,6 +170,34 @@ async def api_status(request: Request) -> Response:
     return JSONResponse(public(status))
 
 
+class DoorRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checkin_opens_minutes: int | None = Field(None, ge=0, le=240, description="null: the site default")
+    checkin_grace_minutes: int | None = Field(None, ge=1, le=240, description="null: the site default")
+    release_no_shows: bool = True
+    sensor_absent_minutes: int = Field(0, ge=0, le=240)
+
+
+async def api_door_rules(request: Request) -> Response:
+    """A room's check-in window and no-show rules (room admins)."""
+    room_id = request.path_params["id"]
+    try:
+        body = parse(DoorRules, await json_body(request))
+        async with request.app.state.db.begin() as s:
+            await get_room(s, room_id)
+            if not await may_manage(s, request.state.user, room_id):
+                raise Forbidden(_("Only the room's admins may change its door-screen rules."))
+            door = await door_of(s, room_id)
+            for name, value in body.model_dump().items():
+                setattr(door, name, value)
+    except AppError as exc:
+        await audit.record(request, "room.door_rules", f"room:{room_id}", result="failure", reason=exc.message)
+        raise
+    await audit.record(request, "room.door_rules", f"room:{room_id}")
+    await request.app.state.bus.notify("bookings", {"type": "room", "rooms": [room_id]})
+    return JSONResponse({"room_id": room_id, **body.model_dump()})
+
+
 class ClockShift(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shift_seconds: float = Field(ge=-366 * 86400, le=366 * 86400)
@@ -215,6 +244,9 @@ class RoomStatusOut(BaseModel):
     walkup_until: str | None = Field(description="a walk-up booking now may last until then")
 
 
+openapi.add(
+    "put", "/api/v1/rooms/{id}/door", "A room's check-in window and no-show rules", body=DoorRules, tag="check-in"
+)
 openapi.add("get", "/api/v1/rooms/{id}/status", "A room's state now", response=RoomStatusOut, tag="check-in")
 
 routes = [
@@ -222,5 +254,6 @@ routes = [
     route("/widgets/live", live, allow=SIGNED_IN, name="widgets_live"),
     route("/player/api/rooms/{id:int}/{action}", door_action, methods=["POST"], allow=SCREEN),
     route("/api/v1/rooms/{id:int}/status", api_status, allow=SIGNED_IN),
+    route("/api/v1/rooms/{id:int}/door", api_door_rules, methods=["PUT"], allow=MANAGERS),
     route("/api/v1/clock", api_clock, methods=["POST"], allow=("admin",)),
 ]

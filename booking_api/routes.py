@@ -12,6 +12,7 @@ from booking_api import (
     mine,
     pages,
     rooms,
+    sensors,
 )
 
 routes = [
@@ -26,4 +27,5 @@ routes = [
     *doorlayouts.routes,
     *mine.routes,
     *ical.routes,
+    *sensors.routes,
 ]

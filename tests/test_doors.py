@@ -140,3 +140,54 @@ def test_door_screen_walk_up_check_in_and_foreign_room(client):
     r = client.post(f"/player/api/rooms/{room['id']}/check-in", json={"booking_id": b["id"]}, headers=screen["headers"])
     assert r.status_code == 200, r.text
     assert {c.via for c in rows(client, select(CheckIn))} == {"walkup", "door"}
+
+
+def test_sensor_presence_checks_in_and_absence_ends_the_meeting(client):
+    admin, room = setup_room(client)
+    r = client.post(f"/api/v1/rooms/{room['id']}/sensor-token", json={"absent_minutes": 10}, headers=admin)
+    assert r.status_code == 201
+    sensor = {"X-Sensor-Token": r.json()["token"]}
+    b = meeting(client, admin, room["id"], hour=10)
+    go_to(client, at(9, 58))
+    r = client.post(f"/api/v1/rooms/{room['id']}/sensor", json={"present": True}, headers=sensor)
+    assert r.status_code == 200 and r.json()["checked_in"] == b["id"]
+    go_to(client, at(10, 20))
+    assert status(client, admin, room["id"])["current"]["checked_in"] is True  # kept: someone came
+    client.post(f"/api/v1/rooms/{room['id']}/sensor", json={"present": False}, headers=sensor)
+    go_to(client, at(10, 31))
+    wait_for(lambda: status(client, admin, room["id"])["state"] == "ended")
+    assert rows(client, select(Booking).where(Booking.id == b["id"]))[0].status == "confirmed"
+
+
+def test_sensor_with_a_wrong_token_is_refused(client):
+    admin, room = setup_room(client)
+    client.post(f"/api/v1/rooms/{room['id']}/sensor-token", json={}, headers=admin)
+    b = meeting(client, admin, room["id"], hour=10)
+    go_to(client, at(9, 58))
+    for headers in ({"X-Sensor-Token": "sns_wrong"}, {}):
+        r = client.post(f"/api/v1/rooms/{room['id']}/sensor", json={"present": True}, headers=headers)
+        assert r.status_code == 401 and "sensor token is not valid" in r.json()["message"]
+    assert rows(client, select(CheckIn)) == []
+    assert status(client, admin, room["id"])["checkin"]["booking_id"] == b["id"]
+    assert (
+        client.post(
+            f"/api/v1/rooms/{room['id']}/sensor-token", json={}, headers=api_token(client, "member")
+        ).status_code
+        == 403
+    )
+
+
+def test_rooms_set_their_own_check_in_window(client):
+    admin, room = setup_room(client)
+    r = client.put(
+        f"/api/v1/rooms/{room['id']}/door", json={"checkin_opens_minutes": 2, "checkin_grace_minutes": 5}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    bad = client.put(f"/api/v1/rooms/{room['id']}/door", json={"checkin_grace_minutes": 0}, headers=admin)
+    assert bad.status_code == 400
+    b = meeting(client, admin, room["id"], hour=10)
+    go_to(client, at(9, 55))
+    r = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=admin)
+    assert r.status_code == 409 and "09:58" in r.json()["message"]
+    go_to(client, at(10, 6))
+    wait_for(lambda: status(client, admin, room["id"])["state"] == "free")
