@@ -1,7 +1,7 @@
 """Ready-made layouts: a door display (1280x800 tablet, landscape or portrait) and a lobby board.
 
     regions = door_display(room_id=3, portrait=False)
-    layout_id = await create_layout(db, "Room 3 door", door_display(3), 1280, 800, publish_by=user_id)
+    layout_id = await create_layout(db, "Room 3 door", door_display(3), publish=True, by=user_id)
 
 Both are plain layouts: the editor opens them like any other (`/layouts/{id}`).
 `POST /rooms/{id}/door-layout` makes a room's door display from the rooms page.
@@ -94,8 +94,10 @@ def lobby_board(floor: str = "") -> tuple[int, int, list[dict]]:
     )
 
 
-async def create_layout(db, name: str, shape: tuple[int, int, list[dict]], publish_by: int | None = None) -> int:
-    """A new layout of that shape; published as version 1 when `publish_by` is given."""
+async def create_layout(
+    db, name: str, shape: tuple[int, int, list[dict]], publish: bool = False, by: int | None = None
+) -> int:
+    """A new layout of that shape; with `publish`, published as version 1 (by user `by`)."""
     import widgets
 
     width, height, regions = shape
@@ -104,9 +106,9 @@ async def create_layout(db, name: str, shape: tuple[int, int, list[dict]], publi
         layout = Layout(name=name[:200], width=width, height=height, regions=regions)
         s.add(layout)
         await s.flush()
-        if publish_by is not None:
+        if publish:
             content = {"width": width, "height": height, "regions": regions}
-            s.add(LayoutVersion(layout_id=layout.id, version=1, content=content, published_by=publish_by))
+            s.add(LayoutVersion(layout_id=layout.id, version=1, content=content, published_by=by))
             layout.published_version = 1
         return layout.id
 

@@ -50,24 +50,10 @@ def wait_for(predicate, timeout=5.0):
 
 def door_screen(client, admin, room_id) -> dict:
     """A paired screen playing the room's published door layout: its key and id."""
-    layout_id = in_app(client, create_layout, client.app.state.db, "Door", door_display(room_id), None)
-    publish(client, layout_id)
+    layout_id = in_app(client, create_layout, client.app.state.db, "Door", door_display(room_id), True)
     pair = client.post("/player/api/pair").json()
     r = client.post(
         "/api/v1/screens/claim", json={"code": pair["code"], "name": "Door", "layout_id": layout_id}, headers=admin
     )
     assert r.status_code == 201, r.text
     return {"key": pair["key"], "id": r.json()["id"], "headers": {"X-Screen-Key": pair["key"]}}
-
-
-def publish(client, layout_id: int) -> None:
-    from playlists.models import Layout, LayoutVersion
-
-    async def run():
-        async with client.app.state.db.begin() as s:
-            layout = await s.get(Layout, layout_id)
-            content = {"width": layout.width, "height": layout.height, "regions": layout.regions}
-            s.add(LayoutVersion(layout_id=layout.id, version=1, content=content))
-            layout.published_version = 1
-
-    in_app(client, run)

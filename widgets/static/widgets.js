@@ -98,7 +98,9 @@
     }
   }
 
+  // A player's region element also says data-widget; only the widget's own element runs.
   function roomStatus(el) {
+    if (!el.classList.contains("w-room-status")) return null;
     const source = live(el, "room_status");
     const onClick = (ev) => {
       const btn = ev.target.closest("[data-action]");
@@ -109,6 +111,7 @@
   }
 
   function meetingList(el) {
+    if (!el.classList.contains("w-meeting-list")) return null;
     const source = live(el, "meeting_list");
     return { stop() { source.close(); } };
   }
