@@ -244,15 +244,16 @@ async def month_calendar(request: Request) -> Response:
             await s.execute(
                 select(Booking, Room)
                 .join(Room, Room.id == Booking.room_id)
-                .outerjoin(Attendee, (Attendee.booking_id == Booking.id) & (Attendee.user_id == user.id))
                 .where(
-                    or_(Booking.organizer_id == user.id, Attendee.user_id == user.id),
+                    or_(
+                        Booking.organizer_id == user.id,
+                        Booking.id.in_(select(Attendee.booking_id).where(Attendee.user_id == user.id)),
+                    ),
                     Booking.status.in_(("pending", "confirmed", "no_show")),
                     Booking.start_at < end,
                     Booking.end_at > start,
                 )
                 .order_by(Booking.start_at)
-                .distinct()
                 .limit(1000)
             )
         ).all()
