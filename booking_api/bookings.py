@@ -166,7 +166,8 @@ async def insert_bookings(s, request: Request, body: BookingIn, room: Room, time
         series = Series(rrule=body.rrule.strip())
         s.add(series)
         await s.flush()
-    status = "pending" if room.needs_approval and not await may_manage(s, user, room.id) else "confirmed"
+    needs_approval = room.needs_approval and not await may_manage(s, user, room.id)
+    status = "pending" if needs_approval else "confirmed"
     made = []
     for start, end in times:
         if (start, end) in skipped:
@@ -218,6 +219,7 @@ async def create_booking(request: Request, body: BookingIn, key: str = "", raw: 
                 answer["skipped"] = [{"start": a.isoformat(), "end": b.isoformat()} for a, b in skipped]
             if key:
                 slot.response, slot.status = answer, 201
+            s.add(audit.entry(request, "booking.create", f"booking:{made[0].id}", reason=made[0].status))
     except IntegrityError:
         # PostgreSQL: a concurrent transaction won (exclusion constraint) or used the same key.
         async with db.session() as s:
@@ -297,9 +299,14 @@ async def update_booking(request: Request, booking_id: int, patch: BookingPatch)
             await apply_patch(s, request, patch, room, moves)
             touched = {room.id, b.room_id}
     except IntegrityError:
-        raise Conflict(
-            _("%(room)s is already booked at that time.", room=str(patch.room_id or "")), {"conflicts": []}
-        ) from None
+        # PostgreSQL: a concurrent transaction took one of the new times first.
+        async with db.session() as s:
+            room = await get_room(s, patch.room_id or b.room_id)
+            ids = [t.id for t, _s, _e in moves]
+            clashes = await find_clashes(s, room, [(st, en) for _t, st, en in moves], exclude=ids)
+            if not clashes:
+                raise
+            raise await rules.conflict_error(s, room, clashes, 1, tz, exclude=ids) from None
     await announce(request, touched)
     return targets
 
@@ -372,8 +379,7 @@ async def api_create(request: Request) -> Response:
         return Response(
             answer, status_code=status, media_type="application/json", headers={"Idempotent-Replayed": "true"}
         )
-    await audit.record(request, "booking.create", f"booking:{answer['id']}", reason=answer["status"])
-    return JSONResponse(answer, status_code=status)
+    return JSONResponse(answer, status_code=status)  # audited in its own transaction
 
 
 async def api_check(request: Request) -> Response:

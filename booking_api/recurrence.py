@@ -49,6 +49,8 @@ def occurrences(
         raise Invalid(_("Say when the meetings stop repeating (UNTIL or COUNT)."), {"field": "rrule"})
     if "COUNT" in parts and (not parts["COUNT"].isdigit() or not 1 <= int(parts["COUNT"]) <= MAX_COUNT):
         raise Invalid(_("A meeting repeats at most %(n)s times.", n=MAX_COUNT), {"field": "rrule"})
+    if len(parts.get("UNTIL", "")) == 8:  # a date: the whole day counts
+        parts["UNTIL"] += "T235959"
     tz = ZoneInfo(timezone)
     local_start = start.astimezone(tz).replace(tzinfo=None)
     text = ";".join(f"{k}={v}" for k, v in parts.items())

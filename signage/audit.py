@@ -24,16 +24,17 @@ from signage.templating import render
 PAGE_SIZE = 100
 
 
-async def record(
+def entry(
     request: Request,
     action: str,
     target: str = "",
     result: str = "success",
     reason: str = "",
     user: User | None = None,
-) -> None:
+) -> AuditEntry:
+    """An entry to add to the change's own transaction (it commits with the change, or not at all)."""
     user = user or getattr(request.state, "user", None)
-    entry = AuditEntry(
+    return AuditEntry(
         user_id=user.id if user else None,
         user_email=user.email if user else "",
         role=user.role if user else "",
@@ -43,8 +44,18 @@ async def record(
         reason=reason,
         client=request.client.host if request.client else "",
     )
+
+
+async def record(
+    request: Request,
+    action: str,
+    target: str = "",
+    result: str = "success",
+    reason: str = "",
+    user: User | None = None,
+) -> None:
     async with request.app.state.db.begin() as s:
-        s.add(entry)
+        s.add(entry(request, action, target, result, reason, user))
 
 
 def _day(value: str, end: bool = False) -> dt.datetime | None:

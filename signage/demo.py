@@ -1,4 +1,5 @@
-"""Demo data: a user per role, a generated image, and a lobby layout with it and a clock.
+"""Demo data: a user per role, a generated image, a lobby layout with it and a clock,
+and rooms with today's meetings.
 
 Idempotent: running it again changes nothing but the demo users' passwords.
 """
@@ -42,6 +43,7 @@ async def load(settings: Settings) -> str:
     for email, role, name in USERS:
         ids[role], _created = await create_or_update(settings, email, password, role, name)
     await _content(settings, ids["editor"])
+    await _rooms(settings, ids["room_admin"], ids["member"])
     return password
 
 
@@ -111,6 +113,76 @@ async def _content(settings: Settings, editor_id: int) -> None:
                                 },
                             },
                         ],
+                    )
+                )
+    finally:
+        await db.close()
+
+
+DEMO_ROOMS = [
+    # name, floor, capacity, equipment, needs approval, buffer minutes
+    ("Everest 珠峰", "3F", 12, ["projector", "video"], False, 10),
+    ("Huangshan 黄山", "3F", 6, ["tv"], False, 0),
+    ("Taishan 泰山", "3F", 4, [], False, 0),
+    ("Board room 董事会议室", "5F", 20, ["projector", "video", "phone"], True, 15),
+    ("Lushan 庐山", "5F", 8, ["tv", "whiteboard"], False, 0),
+    ("Emei 峨眉", "2F", 10, ["projector"], False, 5),
+]
+
+
+async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
+    """Rooms on three floors and today's meetings around now: ended, running, coming, one pending."""
+    import datetime as dt
+
+    from booking_api.models import Booking, Room, RoomOwner
+
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    now -= dt.timedelta(minutes=now.minute % 15)
+    db = Database(settings.db_url)
+    try:
+        async with db.begin() as s:
+            if await s.scalar(select(func.count()).select_from(Room)):
+                return
+            rooms = []
+            for name, floor, capacity, equipment, approval, buffer in DEMO_ROOMS:
+                room = Room(
+                    name=name,
+                    building="A",
+                    floor=floor,
+                    capacity=capacity,
+                    equipment=equipment,
+                    needs_approval=approval,
+                    buffer_minutes=buffer,
+                    opens_at=7 * 60,
+                    closes_at=22 * 60,
+                )
+                rooms.append(room)
+            s.add_all(rooms)
+            await s.flush()
+            s.add_all(RoomOwner(room_id=r.id, user_id=owner_id) for r in rooms)
+            meetings = [  # room index, minutes from now, length, title, status
+                (0, -180, 60, "Weekly sync 周例会", "confirmed"),
+                (0, -30, 90, "Product review 产品评审", "confirmed"),
+                (0, 120, 60, "Customer call 客户电话会", "confirmed"),
+                (1, -120, 45, "1:1", "confirmed"),
+                (1, 60, 30, "Interview 面试", "confirmed"),
+                (3, 180, 120, "Budget 2027 预算会", "pending"),
+                (4, 0, 60, "Design sprint 设计冲刺", "confirmed"),
+                (5, 240, 60, "Training 培训", "confirmed"),
+            ]
+            for index, offset, length, title, status in meetings:
+                room = rooms[index]
+                start = now + dt.timedelta(minutes=offset)
+                end = start + dt.timedelta(minutes=length)
+                s.add(
+                    Booking(
+                        room_id=room.id,
+                        title=title,
+                        organizer_id=member_id,
+                        start_at=start,
+                        end_at=end,
+                        blocked_until=end + dt.timedelta(minutes=room.buffer_minutes),
+                        status=status,
                     )
                 )
     finally:

@@ -1,12 +1,16 @@
 """Bookings through the API: create, conflict (409 with suggestions), rules, edit, cancel, idempotency."""
 
 import datetime as dt
+import uuid
 
+import pytest
 from bookings_helpers import at, book, iso, make_room
-from conftest import api_token, rows
+from conftest import PG_URL, api_token, in_app, need, pg_admin, rows, run_sync
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from booking_api.models import Attendee, Booking
+from signage.migrate import upgrade
 from signage.models import AuditEntry
 
 
@@ -131,3 +135,65 @@ def test_idempotency_key_books_once(client):
     other = book(client, key, room["id"], at(12), at(13))
     assert other.status_code == 400 and "different request" in other.json()["message"]
     assert len(rows(client, select(Booking))) == 1
+
+
+def test_postgresql_itself_refuses_overlaps(client, backend):
+    """Below the application: the exclusion constraint refuses an overlapping insert."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no exclusion constraints; its writers are serialised instead")
+    admin = api_token(client, "room_admin")
+    room = make_room(client, admin, name="Constrained", capacity=4, buffer_minutes=10)
+    start = at(10).astimezone(dt.UTC)
+
+    def insert(offset_minutes: int, status: str = "confirmed"):
+        async def write():
+            s_ = start + dt.timedelta(minutes=offset_minutes)
+            async with client.app.state.db.begin() as s:
+                s.add(
+                    Booking(
+                        room_id=room["id"],
+                        title="raw",
+                        organizer_id=None,
+                        start_at=s_,
+                        end_at=s_ + dt.timedelta(hours=1),
+                        blocked_until=s_ + dt.timedelta(minutes=70),
+                        status=status,
+                    )
+                )
+
+        return in_app(client, write)
+
+    insert(0)
+    with pytest.raises(IntegrityError) as exc:
+        insert(65)  # inside the first one's buffer
+    assert "ex_bookings_room_time" in str(exc.value)
+    insert(30, status="cancelled")  # inactive bookings do not count
+    insert(70)  # right after the buffer
+    assert len(rows(client, select(Booking))) == 3
+
+
+def test_migration_creates_the_constraint_on_postgresql(tmp_path):
+    need("PostgreSQL", "127.0.0.1", 5432)
+    name = f"signage_x_{uuid.uuid4().hex[:10]}"
+    pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        upgrade(PG_URL.format(db=name))
+
+        async def constraint():
+            import asyncpg
+
+            conn = await asyncpg.connect(f"postgresql://127.0.0.1:5432/{name}")
+            try:
+                return await conn.fetchval(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ex_bookings_room_time'"
+                )
+            finally:
+                await conn.close()
+
+        definition = run_sync(constraint())
+        assert definition.startswith(
+            "EXCLUDE USING gist (room_id WITH =, tstzrange(start_at, blocked_until, '[)'::text) WITH &&)"
+        )
+        assert "pending" in definition and "confirmed" in definition
+    finally:
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -48,7 +48,10 @@
     drag = null;
   });
 
-  function fmt(d) { return new Date(d).toLocaleString([], { dateStyle: "short", timeStyle: "short" }); }
+  const lang = document.documentElement.lang || undefined;
+  function fmt(d) {  // in the site's time zone, like every time the server shows
+    return new Date(d).toLocaleString(lang, { timeZone: grid.dataset.timezone, dateStyle: "short", timeStyle: "short", hourCycle: "h23" });
+  }
 
   function open(w) {
     wanted = w;

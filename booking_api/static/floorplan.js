@@ -1,10 +1,7 @@
-// The floor plan: live colours (SSE), and placing a room by clicking on the plan.
+// The floor plan: place a room by clicking on the plan (live colours come from live.js).
 (function () {
   "use strict";
   const plan = document.getElementById("plan");
-  const source = new EventSource("/rooms/events");
-  source.addEventListener("changed", () => htmx.trigger(plan, "changed"));
-  source.addEventListener("hello", () => { document.body.dataset.live = "1"; });
   const place = document.getElementById("place");
   if (!place) return;
   plan.querySelector("img").addEventListener("click", (e) => {

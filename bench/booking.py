@@ -1,0 +1,280 @@
+"""Benchmark: bookings created per second under 50 concurrent clients, ours vs a bare
+Starlette endpoint in the same run, on SQLite and PostgreSQL; and the availability
+of a day for 1,000 rooms.
+
+    .venv/bin/python bench/booking.py [--clients 50] [--seconds 8] [--rooms 1000] [--backends sqlite,postgresql]
+
+Servers are uvicorn processes (one worker, no access log) on 127.0.0.1; the clients
+speak raw keep-alive HTTP/1.1 on asyncio streams (httpx's pool would be the bottleneck).
+Every request books a distinct free slot, so each answer is a real 201 with its write.
+PostgreSQL is used when 127.0.0.1:5432 answers (database `bench_booking_<random>`, dropped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+PY = sys.executable
+TZ = ZoneInfo("Asia/Shanghai")
+UVICORN = ["--workers", "1", "--log-level", "warning", "--no-access-log", "--host", HOST]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start(argv: list[str], env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*argv, *UVICORN, "--port", str(port)], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    url = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(log.read_text()[-3000:])
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start:\n" + log.read_text()[-3000:])
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def cli(env: dict, *args: str) -> str:
+    out = subprocess.run([PY, "-m", "signage", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if out.returncode:
+        raise RuntimeError(out.stdout + out.stderr)
+    return out.stdout.strip()
+
+
+def slot_body(k: int, rooms: list[int]) -> bytes:
+    """Request k books room k % len(rooms), its (k // len(rooms))-th 15-minute slot from tomorrow 00:00 on."""
+    day = dt.datetime.now(TZ).date() + dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(), TZ) + dt.timedelta(minutes=15 * (k // len(rooms)))
+    body = {
+        "room_id": rooms[k % len(rooms)],
+        "title": f"bench {k}",
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(minutes=15)).isoformat(),
+    }
+    return json.dumps(body).encode()
+
+
+async def post_load(url: str, token: str, rooms: list[int], clients: int, seconds: float, first: int = 0) -> dict:
+    """`clients` connections POST bookings in a loop for `seconds`; counts 201s and anything else."""
+    port = int(url.rsplit(":", 1)[1])
+    counter = iter(range(first, 10**9))
+    stop_at = time.perf_counter() + seconds
+    ok, other = 0, {}
+
+    async def worker() -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while time.perf_counter() < stop_at:
+                body = slot_body(next(counter), rooms)
+                writer.write(
+                    (
+                        f"POST /api/v1/bookings HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode()
+                    + body
+                )
+                status = (await reader.readline())[9:12].decode()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                if status == "201":
+                    ok += 1
+                else:
+                    other[status] = other.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - t0
+    return {"per_second": ok / elapsed, "created": ok, "other": other}
+
+
+def seed_rooms(db_url: str, count: int) -> list[int]:
+    """`count` rooms and two meetings in each tomorrow afternoon, written directly."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import insert
+
+    from booking_api.models import Booking, Room
+    from signage.db import Database, all_models
+
+    all_models()
+
+    async def write() -> list[int]:
+        db = Database(db_url)
+        try:
+            async with db.begin() as s:
+                rows = [
+                    {
+                        "name": f"Room {i:04d}",
+                        "floor": f"{i % 20 + 1}F",
+                        "capacity": 4 + i % 16,
+                        "equipment": ["tv"] if i % 3 else [],
+                    }
+                    for i in range(count)
+                ]
+                ids = [r[0] for r in await s.execute(insert(Room).returning(Room.id), rows)]
+                day = dt.datetime.now(TZ).date() + dt.timedelta(days=1)
+                bookings = []
+                for n, rid in enumerate(ids):
+                    for hour in (14 + n % 3, 18):
+                        start = dt.datetime.combine(day, dt.time(hour), TZ).astimezone(dt.UTC)
+                        end = start + dt.timedelta(minutes=45)
+                        bookings.append(
+                            Booking(
+                                room_id=rid,
+                                title="seeded",
+                                organizer_id=None,
+                                start_at=start,
+                                end_at=end,
+                                blocked_until=end,
+                            )
+                        )
+                s.add_all(bookings)
+            return ids
+        finally:
+            await db.close()
+
+    return asyncio.run(write())
+
+
+def availability_ms(url: str, token: str, repeat: int = 20) -> tuple[float, int]:
+    day = (dt.datetime.now(TZ).date() + dt.timedelta(days=1)).isoformat()
+    times, rooms = [], 0
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+        c.get(f"{url}/api/v1/availability", params={"date": day})  # warm
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = c.get(f"{url}/api/v1/availability", params={"date": day})
+            times.append((time.perf_counter() - t0) * 1000)
+            rooms = len(r.json()["rooms"])
+    return statistics.median(times), rooms
+
+
+def pg_database() -> tuple[str, callable] | None:
+    try:
+        socket.create_connection((HOST, 5432), timeout=1).close()
+    except OSError:
+        return None
+    import asyncpg
+
+    name = f"bench_booking_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(f"postgresql://{HOST}:5432/test")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    return f"postgresql+asyncpg://{HOST}:5432/{name}", lambda: asyncio.run(
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    )
+
+
+def run_backend(backend: str, args, tmp: Path, bare_rate: float) -> dict | None:
+    drop = None
+    if backend == "postgresql":
+        found = pg_database()
+        if found is None:
+            print("postgresql: not reachable, skipped")
+            return None
+        db_url, drop = found
+    else:
+        db_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    env = {
+        **os.environ,
+        "SIGNAGE_DATA_DIR": str(tmp / backend),
+        "SIGNAGE_DATABASE_URL": db_url,
+        "SIGNAGE_SECRET_KEY": "bench",
+        "SIGNAGE_REDIS_URL": "",
+    }
+    try:
+        cli(env, "db", "upgrade")
+        cli(env, "user", "create", "--email", "bench@example.com", "--password", "benchmark", "--role", "member")
+        token = cli(env, "token", "create", "--email", "bench@example.com")
+        rooms = seed_rooms(db_url, args.rooms)
+        proc, url = start([PY, "-m", "uvicorn", "signage.app:create_app", "--factory"], env, tmp / f"{backend}.log")
+        try:
+            ms, seen = availability_ms(url, token)
+            asyncio.run(post_load(url, token, rooms, args.clients, 1.0, first=10**6))  # warm-up, other slots
+            result = asyncio.run(post_load(url, token, rooms, args.clients, args.seconds))
+        finally:
+            stop(proc)
+    finally:
+        if drop:
+            drop()
+    ratio = result["per_second"] / bare_rate
+    print(
+        f"{backend:>10}: {result['per_second']:7.0f} bookings/s ({result['created']} created, other answers {result['other'] or 'none'}); "
+        f"ratio to bare {ratio:.2f} (goal ≥ 0.25)"
+    )
+    print(f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms)")
+    return {"rate": result["per_second"], "ratio": ratio, "availability_ms": ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rooms", type=int, default=1000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-booking-") as tmp_name:
+        tmp = Path(tmp_name)
+        proc, url = start(
+            [PY, "-m", "uvicorn", "--app-dir", "bench", "bare_booking:app"], dict(os.environ), tmp / "bare.log"
+        )
+        try:
+            asyncio.run(post_load(url, "x", list(range(1, 1001)), args.clients, 1.0))
+            bare = asyncio.run(post_load(url, "x", list(range(1, 1001)), args.clients, args.seconds))
+        finally:
+            stop(proc)
+        print(
+            f"{'bare':>10}: {bare['per_second']:7.0f} bookings/s (bare Starlette, same client, {args.clients} clients)"
+        )
+        for backend in args.backends.split(","):
+            run_backend(backend.strip(), args, tmp, bare["per_second"])
+
+
+if __name__ == "__main__":
+    main()

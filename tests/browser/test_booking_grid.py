@@ -1,0 +1,156 @@
+"""The availability grid in Chromium: drag to book, a conflict shows suggestions,
+an approval on one page changes the colour on another without a reload."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from bookings_helpers import at, iso
+from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
+
+from signage.users import create_token
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 10_000
+
+
+def sign_in(ctx, base: str, email: str):
+    page = ctx.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.locator("form[action='/login'] button[type=submit]").click()
+    return page
+
+
+def token_for(settings, email: str) -> dict:
+    return {"Authorization": f"Bearer {run_sync(create_token(settings, email))}"}
+
+
+def cell(room: str, when: dt.datetime) -> str:
+    return f"tr[data-room-name='{room}'] td[data-start='{when.astimezone(dt.UTC).isoformat()}']"
+
+
+def drag(page, room: str, first: dt.datetime, last: dt.datetime) -> None:
+    page.locator(cell(room, first)).hover()
+    page.mouse.down()
+    page.locator(cell(room, last)).hover()
+    page.mouse.up()
+
+
+@pytest.fixture
+def site(make_server, browser):
+    server = make_server()
+    settings = server_settings(server)
+    ctxs = []
+
+    def context():
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        ctx.set_default_timeout(TIMEOUT_MS)
+        ctxs.append(ctx)
+        return ctx
+
+    yield server, settings, context
+    for ctx in ctxs:
+        ctx.close()
+
+
+def api_room(server, headers, **body) -> dict:
+    r = httpx.post(f"{server.url}/api/v1/rooms", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_drag_to_book_then_a_conflict_offers_suggestions(site):
+    server, settings, context = site
+    admin = make_token(settings, "room_admin")
+    api_room(server, admin, name="Everest", capacity=8, buffer_minutes=15)
+    other = api_room(server, admin, name="Kilimanjaro", capacity=10)
+    rival = make_token(settings, "member")
+    page = sign_in(context(), server.url, make_user(settings, "member"))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    day = at(0).date().isoformat()
+    page.goto(f"{server.url}/rooms?date={day}")
+    page.wait_for_function("document.body.dataset.live === '1'")
+
+    # 1. drag over 10:00-10:45 and book
+    drag(page, "Everest", at(10), at(10, 45))
+    page.fill("#book-form input[name=title]", "Design review")
+    page.locator("#book-form [data-action=book]").click()
+    page.locator("dialog#book").wait_for(state="hidden")
+    for minute in (0, 15, 30, 45):
+        page.locator(cell("Everest", at(10, minute)) + ".booked").wait_for()
+    assert page.locator(cell("Everest", at(11))).get_attribute("class") == "cell free"
+    [made] = httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json()
+    assert made["title"] == "Design review" and dt.datetime.fromisoformat(made["start"]) == at(10)
+    assert dt.datetime.fromisoformat(made["end"]) == at(11)
+
+    # 2. while the dialog is open someone else takes the slot: the answer shows suggestions
+    drag(page, "Everest", at(14), at(14, 45))
+    page.fill("#book-form input[name=title]", "Planning")
+    taken = httpx.post(
+        f"{server.url}/api/v1/bookings",
+        json={"room_id": made["room_id"], "title": "Faster", "start": iso(at(14, 30)), "end": iso(at(15, 30))},
+        headers=rival,
+    )
+    assert taken.status_code == 201
+    page.locator("#book-form [data-action=book]").click()
+    problem = page.locator("#book-form .problem")
+    problem.wait_for()
+    assert "Everest is already booked" in problem.inner_text()
+    suggestions = page.locator("#book-form .suggestions")
+    assert "15:45" in suggestions.locator(".next").inner_text()  # after the rival and the 15-minute buffer
+    alt = suggestions.locator(f"li[data-room-id='{other['id']}']")
+    assert "Kilimanjaro" in alt.inner_text()
+    alt.get_by_role("button").click()
+    page.locator("dialog#book").wait_for(state="hidden")
+    page.locator(cell("Kilimanjaro", at(14)) + ".booked").wait_for()
+    mine = [b for b in httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json() if b["title"] == "Planning"]
+    assert [b["room_id"] for b in mine] == [other["id"]]
+    assert not errors, errors
+
+
+def test_approval_changes_the_colour_on_another_page_live(site):
+    server, settings, context = site
+    owner_email = make_user(settings, "room_admin")
+    owner = token_for(settings, owner_email)
+    room = api_room(server, owner, name="Boardroom", capacity=12, needs_approval=True)
+    member_email = make_user(settings, "member")
+    member = token_for(settings, member_email)
+    r = httpx.post(
+        f"{server.url}/api/v1/bookings",
+        json={"room_id": room["id"], "title": "Budget", "start": iso(at(9)), "end": iso(at(10))},
+        headers=member,
+    )
+    assert r.json()["status"] == "pending"
+    grid = sign_in(context(), server.url, member_email)
+    grid.goto(f"{server.url}/rooms?date={at(0).date().isoformat()}")
+    grid.wait_for_function("document.body.dataset.live === '1'")
+    slot = cell("Boardroom", at(9, 15))
+    assert grid.locator(slot).get_attribute("class") == "cell booked pending"
+    grid.evaluate("window.__marker = 1")
+
+    mine = sign_in(context(), server.url, member_email)
+    mine.goto(f"{server.url}/bookings")
+    mine.wait_for_function("document.body.dataset.live === '1'")
+    status = mine.locator(f"tr[data-booking-id='{r.json()['id']}'] td").last
+    assert status.inner_text() == "Waiting for approval"
+
+    inbox = sign_in(context(), server.url, owner_email)
+    inbox.goto(f"{server.url}/approvals")
+    row = inbox.locator(f"tr[data-booking-id='{r.json()['id']}']")
+    assert "Budget" in row.inner_text()
+    with inbox.expect_navigation():
+        row.get_by_role("button", name="Approve").click()
+    assert "Nothing is waiting for approval." in inbox.content()
+
+    grid.wait_for_function(f"document.querySelector(\"{slot}\").className === 'cell booked'")
+    assert grid.evaluate("window.__marker") == 1, "the grid page was reloaded"
+    # the organizer's list follows too
+    mine.wait_for_function(
+        f"document.querySelector(\"tr[data-booking-id='{r.json()['id']}'] td:last-child\").textContent.trim() === 'Confirmed'"
+    )

@@ -1,0 +1,149 @@
+"""The day grid: colours, pending marks, filters, a constant number of queries, the live stream."""
+
+import datetime as dt
+import threading
+import time
+
+import httpx
+from bookings_helpers import at, book, iso, make_room
+from conftest import api_token, in_app, login, make_token, server_settings
+from sqlalchemy import event, insert
+
+from booking_api import availability
+from booking_api.models import Booking, Room
+
+
+def seed(client, rooms: int, prefix: str) -> None:
+    """`rooms` rooms with a meeting each today; written directly (past times are allowed here)."""
+    now = dt.datetime.now(dt.UTC)
+
+    async def write():
+        async with client.app.state.db.begin() as s:
+            result = await s.execute(
+                insert(Room).returning(Room.id),
+                [
+                    {
+                        "name": f"{prefix} {i}",
+                        "capacity": 4 + i % 10,
+                        "floor": f"{i % 5}F",
+                        "equipment": ["tv"] if i % 2 else [],
+                    }
+                    for i in range(rooms)
+                ],
+            )
+            ids = [row[0] for row in result]
+            s.add_all(
+                Booking(
+                    room_id=rid,
+                    title="t",
+                    organizer_id=None,
+                    start_at=now,
+                    end_at=now + dt.timedelta(hours=1),
+                    blocked_until=now + dt.timedelta(hours=1),
+                )
+                for rid in ids
+            )
+
+    in_app(client, write)
+
+
+def count_queries(client, fn) -> int:
+    seen = []
+    engine = client.app.state.db.engine.sync_engine
+
+    def hook(*_args, **_kwargs):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+    return len(seen)
+
+
+def test_queries_do_not_grow_with_rooms(client):
+    member = api_token(client, "member")
+    seed(client, 5, "few")
+    few = count_queries(client, lambda: client.get("/api/v1/availability", headers=member))
+    seed(client, 200, "many")
+    many = count_queries(client, lambda: client.get("/api/v1/availability", headers=member))
+    assert few == many <= 6, (few, many)  # token, rooms, bookings (+ BEGIN on SQLite)
+    assert len(client.get("/api/v1/availability", headers=member).json()["rooms"]) == 205
+    login(client, "member")
+    assert count_queries(client, lambda: client.get("/rooms")) <= 8
+
+
+def test_states_and_filters(client):
+    admin, member = api_token(client, "room_admin"), api_token(client, "member")
+    a = make_room(client, admin, name="A", capacity=4, floor="3F", equipment=["projector", "tv"])
+    b = make_room(client, admin, name="B", capacity=12, floor="5F", needs_approval=True)
+    book(client, member, b["id"], at(10), at(11))
+    tomorrow = at(0).date().isoformat()
+    day = client.get("/api/v1/availability", params={"date": tomorrow}, headers=member).json()
+    assert day["timezone"] == "Asia/Shanghai" and day["slot_minutes"] == 15
+    by_name = {r["name"]: r for r in day["rooms"]}
+    assert by_name["B"]["bookings"][0]["status"] == "pending" and by_name["B"]["bookings"][0]["state"] == "booked"
+    assert by_name["A"]["bookings"] == []
+    only = client.get("/api/v1/availability", params={"date": tomorrow, "capacity": 10}, headers=member).json()
+    assert [r["name"] for r in only["rooms"]] == ["B"]
+    only = client.get(
+        "/api/v1/availability", params={"date": tomorrow, "equipment": "projector"}, headers=member
+    ).json()
+    assert [r["name"] for r in only["rooms"]] == ["A"]
+    only = client.get("/api/v1/availability", params={"date": tomorrow, "floor": "5F"}, headers=member).json()
+    assert [r["name"] for r in only["rooms"]] == ["B"]
+    login(client, "member")
+    page = client.get("/rooms", params={"date": tomorrow}).text
+    assert page.count('<td class="cell booked pending"') == 4  # B's hour, four 15-minute slots, marked pending
+    assert 'data-room-name="A"' in page and a["id"] != b["id"]
+
+
+def test_room_status_for_door_screens():
+    now = dt.datetime(2027, 1, 5, 10, tzinfo=dt.UTC)
+
+    def b(h1, h2, status="confirmed"):
+        return Booking(title=f"{h1}", start_at=now.replace(hour=h1), end_at=now.replace(hour=h2), status=status)
+
+    assert availability.room_status([], now)["state"] == "free"
+    st = availability.room_status([b(9, 11), b(13, 14)], now)
+    assert st["state"] == "in_progress" and st["current"].title == "9" and st["next"].title == "13"
+    assert availability.room_status([b(13, 14, "pending")], now)["state"] == "booked"
+    assert availability.room_status([b(8, 9)], now)["state"] == "ended"
+    assert availability.room_status([b(10, 11, "cancelled")], now)["state"] == "free"
+    assert availability.booking_state(b(8, 9), now) == "ended"
+
+
+def test_bookings_reach_the_grid_stream_live(make_server):
+    server = make_server()
+    settings = server_settings(server)
+    admin, member = make_token(settings, "room_admin"), make_token(settings, "member")
+    room = httpx.post(f"{server.url}/api/v1/rooms", json={"name": "Live", "capacity": 4}, headers=admin).json()
+    found, stop = [], threading.Event()
+
+    def listen():
+        try:
+            with httpx.stream(
+                "GET", f"{server.url}/rooms/events", headers={**member, "Accept": "text/event-stream"}, timeout=10
+            ) as r:
+                for line in r.iter_lines():
+                    if line.startswith("event:"):
+                        found.append((line.split(":", 1)[1].strip(), time.monotonic()))
+                    if stop.is_set():
+                        return
+        except httpx.HTTPError:
+            return
+
+    threading.Thread(target=listen, daemon=True).start()
+    deadline = time.monotonic() + 5
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert found and found[0][0] == "hello"
+    sent = time.monotonic()
+    body = {"room_id": room["id"], "title": "x", "start": iso(at(10)), "end": iso(at(11))}
+    assert httpx.post(f"{server.url}/api/v1/bookings", json=body, headers=member).status_code == 201
+    while len(found) < 2 and time.monotonic() < sent + 2:
+        time.sleep(0.01)
+    stop.set()
+    assert [e for e, _t in found[:2]] == ["hello", "changed"] and found[1][1] - sent < 1.0
+    assert httpx.get(f"{server.url}/rooms/events", headers=member).status_code == 400  # not an EventSource
