@@ -191,3 +191,25 @@ def test_rooms_set_their_own_check_in_window(client):
     assert r.status_code == 409 and "09:58" in r.json()["message"]
     go_to(client, at(10, 6))
     wait_for(lambda: status(client, admin, room["id"])["state"] == "free")
+
+
+def test_openapi_lists_the_door_screen_api(client):
+    from openapi_spec_validator import validate
+
+    doc = client.get("/api/v1/openapi.json").json()
+    validate(doc)
+    for path, method in [
+        ("/api/v1/rooms/{id}/status", "get"),
+        ("/api/v1/bookings/{id}/check-in", "post"),
+        ("/api/v1/bookings/{id}/end", "post"),
+        ("/api/v1/bookings/{id}/extend", "post"),
+        ("/api/v1/rooms/{id}/sensor", "post"),
+        ("/api/v1/rooms/{id}/sensor-token", "post"),
+        ("/api/v1/rooms/{id}/door", "put"),
+        ("/api/v1/rooms/{id}/calendar-feed", "post"),
+    ]:
+        assert method in doc["paths"][path], (path, method)
+    status_schema = doc["components"]["schemas"]["RoomStatusOut"]
+    assert {"state", "colour", "current", "next"} <= set(status_schema["properties"])
+    sensor = doc["paths"]["/api/v1/rooms/{id}/sensor"]["post"]
+    assert any(p["name"] == "X-Sensor-Token" for p in sensor["parameters"]) and "401" in sensor["responses"]
