@@ -1,22 +1,30 @@
-"""Ready-made layouts: a door display (1280x800 tablet, landscape or portrait) and a lobby board.
+"""The door-screens page and ready-made layouts: a door display (1280x800 tablet, landscape or portrait) and a lobby board.
 
     regions = door_display(room_id=3, portrait=False)
     layout_id = await create_layout(db, "Room 3 door", door_display(3), publish=True, by=user_id)
 
 Both are plain layouts: the editor opens them like any other (`/layouts/{id}`).
-`POST /rooms/{id}/door-layout` makes a room's door display from the rooms page.
+`/rooms/doors` lists every room with its state now and its check-in rules (editable),
+and makes a room's door display or a lobby board in one click.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking_api.rooms import MANAGERS, get_room
+from booking_api.models import DoorSettings, Room
+from booking_api.rooms import MANAGERS, get_room, may_manage
+from booking_api.roomstate import door_rules, load_status
 from playlists.models import Layout, LayoutVersion
-from signage import audit
+from signage import audit, clock
 from signage.auth import route
+from signage.errors import AppError, Forbidden, Invalid
 from signage.i18n import gettext as _
+from signage.templating import render
+
+DESIGNERS = (*MANAGERS, "editor")
 
 
 def door_display(room_id: int, portrait: bool = False) -> tuple[int, int, list[dict]]:
@@ -134,7 +142,53 @@ async def make_lobby_layout(request: Request) -> Response:
     return RedirectResponse(f"/layouts/{layout_id}", status_code=303)
 
 
+async def doors_page(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
+    settings, now = request.app.state.settings, clock.now()
+    async with request.app.state.db.session() as s:
+        rooms = (await s.scalars(select(Room).order_by(Room.building, Room.floor, Room.name))).all()
+        doors = {d.room_id: d for d in (await s.scalars(select(DoorSettings))).all()}
+        states = {r.id: await load_status(s, r, now, settings) for r in rooms}
+    rows = [(r, states[r.id], door_rules(doors.get(r.id), settings), doors.get(r.id)) for r in rooms]
+    floors = sorted({r.floor for r in rooms if r.floor})
+    ctx = {"rows": rows, "floors": floors, "error": error}
+    return render(request, "booking_api/doors.html", ctx, status_code=status_code)
+
+
+def form_minutes(form, name: str, low: int) -> int | None:
+    raw = str(form.get(name, "")).strip()
+    if raw == "":
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= 240:
+        raise Invalid(_("%(field)s must be a whole number from %(low)s to 240.", field=name, low=low), {"field": name})
+    return int(raw)
+
+
+async def save_rules(request: Request) -> Response:
+    room_id = request.path_params["id"]
+    form = await request.form()
+    try:
+        opens, grace = form_minutes(form, "checkin_opens_minutes", 0), form_minutes(form, "checkin_grace_minutes", 1)
+        async with request.app.state.db.begin() as s:
+            await get_room(s, room_id)
+            if not await may_manage(s, request.state.user, room_id):
+                raise Forbidden(_("Only the room's admins may change its door-screen rules."))
+            door = await s.get(DoorSettings, room_id)
+            if door is None:
+                door = DoorSettings(room_id=room_id, sensor_absent_minutes=0)
+                s.add(door)
+            door.checkin_opens_minutes, door.checkin_grace_minutes = opens, grace
+            door.release_no_shows = form.get("release_no_shows") is not None
+    except AppError as exc:
+        await audit.record(request, "room.door_rules", f"room:{room_id}", result="failure", reason=exc.message)
+        return await doors_page(request, exc, exc.status)
+    await audit.record(request, "room.door_rules", f"room:{room_id}")
+    await request.app.state.bus.notify("bookings", {"type": "room", "rooms": [room_id]})
+    return RedirectResponse("/rooms/doors", status_code=303)
+
+
 routes = [
-    route("/rooms/{id:int}/door-layout", make_door_layout, methods=["POST"], allow=(*MANAGERS, "editor")),
-    route("/rooms/lobby-layout", make_lobby_layout, methods=["POST"], allow=(*MANAGERS, "editor")),
+    route("/rooms/doors", doors_page, allow=DESIGNERS),
+    route("/rooms/{id:int}/door", save_rules, methods=["POST"], allow=MANAGERS),
+    route("/rooms/{id:int}/door-layout", make_door_layout, methods=["POST"], allow=DESIGNERS),
+    route("/rooms/lobby-layout", make_lobby_layout, methods=["POST"], allow=DESIGNERS),
 ]

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from bookings_helpers import at
-from conftest import api_token, rows
+from conftest import api_token, in_app, rows
 from doors_helpers import door_screen, go_to, meeting, setup_room, status, wait_for
 from sqlalchemy import select
 
@@ -213,3 +213,64 @@ def test_openapi_lists_the_door_screen_api(client):
     assert {"state", "colour", "current", "next"} <= set(status_schema["properties"])
     sensor = doc["paths"]["/api/v1/rooms/{id}/sensor"]["post"]
     assert any(p["name"] == "X-Sensor-Token" for p in sensor["parameters"]) and "401" in sensor["responses"]
+
+
+def test_door_screens_page_makes_layouts_and_saves_rules(client):
+    from conftest import csrf, login
+
+    from booking_api.models import DoorSettings
+    from playlists.models import Layout
+
+    login(client, "admin")
+    admin, room = setup_room(client, floor="3F")
+    page = client.get("/rooms/doors")
+    assert page.status_code == 200 and f'data-room-id="{room["id"]}"' in page.text
+    r = client.post(
+        f"/rooms/{room['id']}/door-layout",
+        data={"csrf_token": csrf(client), "orientation": "portrait"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    door = rows(client, select(Layout))[-1]
+    assert (door.width, door.height) == (800, 1280)
+    assert [g["options"]["room_id"] for g in door.regions if g["widget"] == "room_status"] == [room["id"]]
+    r = client.post("/rooms/lobby-layout", data={"csrf_token": csrf(client), "floor": "3F"}, follow_redirects=False)
+    lobby = rows(client, select(Layout))[-1]
+    assert r.status_code == 303 and (lobby.width, lobby.height) == (1920, 1080)
+    assert [g["options"]["floor"] for g in lobby.regions if g["widget"] == "meeting_list"] == ["3F"]
+
+    bad = client.post(f"/rooms/{room['id']}/door", data={"csrf_token": csrf(client), "checkin_grace_minutes": "0"})
+    assert bad.status_code == 400 and 'role="alert"' in bad.text and rows(client, select(DoorSettings)) == []
+    ok = client.post(
+        f"/rooms/{room['id']}/door",
+        data={"csrf_token": csrf(client), "checkin_opens_minutes": "5", "checkin_grace_minutes": "10"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    saved = rows(client, select(DoorSettings))[0]
+    assert (saved.checkin_opens_minutes, saved.checkin_grace_minutes, saved.release_no_shows) == (5, 10, False)
+
+
+def test_meeting_list_shows_a_floor_or_every_room(client):
+    from bookings_helpers import make_room
+
+    from signage import clock
+    from widgets import meeting_list
+
+    admin, third = setup_room(client, floor="3F")
+    fifth = make_room(client, admin, name="Lotus", floor="5F")
+    meeting(client, admin, third["id"], hour=10, title="Third floor sync")
+    meeting(client, admin, fifth["id"], hour=11, title="Fifth floor sync")
+    go_to(client, at(9, 0))
+
+    async def html(options):
+        async with client.app.state.db.session() as s:
+            opts = meeting_list.MeetingListOptions(**options)
+            return (await meeting_list.body(opts, s, client.app.state.settings, clock.now()))[0]
+
+    floor = in_app(client, html, {"floor": "3F"})
+    assert "Third floor sync" in floor and "Fifth floor sync" not in floor
+    everything = in_app(client, html, {})
+    assert everything.index("Third floor sync") < everything.index("Fifth floor sync")
+    r = client.get("/widgets/live?widget=nope", headers={**admin, "Accept": "text/event-stream"})
+    assert r.status_code == 400 and "room_status or meeting_list" in r.text
