@@ -126,7 +126,9 @@ async def door_action(request: Request) -> Response:
     room_id, action = request.path_params["id"], request.path_params["action"]
     if action not in ("check-in", "end", "extend", "walkup", "service"):
         raise NotFound(_("No such door-screen action."))
-    name = "booking." + action.replace("-", "_")
+    name = {"service": "room.service_call", "walkup": "booking.walk_up"}.get(
+        action, "booking." + action.replace("-", "_")
+    )
     try:
         screen = await screen_may_act(request, room_id)
         body = parse(DoorAction, await json_body(request))

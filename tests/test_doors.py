@@ -141,6 +141,23 @@ def test_door_screen_walk_up_check_in_and_foreign_room(client):
     assert r.status_code == 200, r.text
     assert {c.via for c in rows(client, select(CheckIn))} == {"walkup", "door"}
 
+    go_to(client, at(15, 10))
+    act = lambda action, **body: client.post(
+        f"/player/api/rooms/{room['id']}/{action}", json=body, headers=screen["headers"]
+    )  # noqa: E731
+    assert act("extend", booking_id=b["id"], minutes=30).json()["end"] == at(16, 30).astimezone(dt.UTC).isoformat()
+    assert act("end", booking_id=b["id"]).status_code == 200
+    assert status(client, admin, room["id"])["state"] == "ended"
+    assert act("end", booking_id=b["id"]).status_code == 409  # not in progress any more
+    assert act("service").json() == {"room_id": room["id"], "called": True}
+    assert act("teleport").status_code == 404
+    assert (
+        client.post(f"/player/api/rooms/{room['id']}/service", json={}, headers={"X-Screen-Key": "forged"}).status_code
+        == 401
+    )
+    actions = [(e.action, e.result) for e in rows(client, select(AuditEntry).where(AuditEntry.target.like("%:%")))]
+    assert ("room.service_call", "success") in actions and ("booking.end", "failure") in actions
+
 
 def test_sensor_presence_checks_in_and_absence_ends_the_meeting(client):
     admin, room = setup_room(client)
