@@ -142,9 +142,10 @@ def test_door_screen_walk_up_check_in_and_foreign_room(client):
     assert {c.via for c in rows(client, select(CheckIn))} == {"walkup", "door"}
 
     go_to(client, at(15, 10))
-    act = lambda action, **body: client.post(
-        f"/player/api/rooms/{room['id']}/{action}", json=body, headers=screen["headers"]
-    )  # noqa: E731
+
+    def act(action, **body):
+        return client.post(f"/player/api/rooms/{room['id']}/{action}", json=body, headers=screen["headers"])
+
     assert act("extend", booking_id=b["id"], minutes=30).json()["end"] == at(16, 30).astimezone(dt.UTC).isoformat()
     assert act("end", booking_id=b["id"]).status_code == 200
     assert status(client, admin, room["id"])["state"] == "ended"
