@@ -13,9 +13,10 @@ secret) naming the room and the meeting:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -35,8 +36,16 @@ from signage.i18n import gettext as _
 QR_SECONDS = 300  # a door screen shows a fresh code at least every 30 s
 
 
+class BucketSigner(TimestampSigner):
+    """Timestamps in 30-second steps: a door screen's code (and its QR image, cached) stays
+    the same between refreshes instead of changing every second."""
+
+    def get_timestamp(self) -> int:
+        return int(time.time()) // 30 * 30
+
+
 def _serializer(settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt="signage.checkin")
+    return URLSafeTimedSerializer(settings.secret_key, salt="signage.checkin", signer=BucketSigner)
 
 
 def qr_token(settings, room_id: int, booking_id: int) -> str:

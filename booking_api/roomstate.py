@@ -99,6 +99,18 @@ def meeting(b: Booking | None, organizers: dict, checkins: dict, now: dt.datetim
     }
 
 
+def walkup_limit(room: Room, upcoming: Booking | None, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
+    """Until when a walk-up booking starting now may last: None when under 5 minutes."""
+    limit = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=WALKUP_DEFAULT_MINUTES)
+    if upcoming is not None:
+        limit = min(limit, upcoming.start_at - dt.timedelta(minutes=room.buffer_minutes))
+    local_midnight = dt.datetime.combine(now.astimezone(tz).date(), dt.time(), tz)
+    limit = min(limit, (local_midnight + dt.timedelta(minutes=room.closes_at)).astimezone(dt.UTC))
+    if room.max_minutes:
+        limit = min(limit, now + dt.timedelta(minutes=room.max_minutes))
+    return limit if limit - now >= dt.timedelta(minutes=5) else None
+
+
 async def load_status(s, room: Room, now: dt.datetime, settings) -> dict:
     tz = ZoneInfo(settings.timezone)
     today, upcoming = await room_bookings(s, room.id, now, tz)
@@ -127,17 +139,7 @@ async def load_status(s, room: Room, now: dt.datetime, settings) -> dict:
     can_extend = current is not None and (
         following is None or following.start_at >= current.end_at + dt.timedelta(minutes=EXTEND_MINUTES) + buffer
     )
-    walkup_until = None
-    if current is None:
-        limit = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=WALKUP_DEFAULT_MINUTES)
-        if upcoming is not None:
-            limit = min(limit, upcoming.start_at - buffer)
-        local_midnight = dt.datetime.combine(now.astimezone(tz).date(), dt.time(), tz)
-        limit = min(limit, (local_midnight + dt.timedelta(minutes=room.closes_at)).astimezone(dt.UTC))
-        if room.max_minutes:
-            limit = min(limit, now + dt.timedelta(minutes=room.max_minutes))
-        if limit - now >= dt.timedelta(minutes=5):
-            walkup_until = limit
+    walkup_until = walkup_limit(room, upcoming, now, tz) if current is None else None
     return {
         "room": {"id": room.id, "name": room.name, "floor": room.floor, "building": room.building},
         "state": status["state"],
@@ -199,13 +201,14 @@ async def release_no_shows(db, now: dt.datetime, settings) -> list[Booking]:
                 )
             )
         ).all()
-    due = [
-        b
-        for b, door in found
-        if door_rules(door, settings)["release"] and checkin_window(b, door_rules(door, settings))[1] <= now
-    ]
+    due = []
+    for b, door in found:
+        rules = door_rules(door, settings)
+        closes = checkin_window(b, rules)[1]
+        if rules["release"] and closes <= now:
+            due.append((b, closes))
     released = []
-    for b in due:
+    for b, closes in due:
         async with db.begin() as s:
             changed = await s.execute(
                 update(Booking)
@@ -218,7 +221,7 @@ async def release_no_shows(db, now: dt.datetime, settings) -> list[Booking]:
                         action="booking.no_show",
                         target=f"booking:{b.id}",
                         user_email="system",
-                        reason=f"nobody checked in by {checkin_window(b, door_rules(None, settings))[1].isoformat()}",
+                        reason=f"nobody checked in by {closes.isoformat()}",
                     )
                 )
                 released.append(b)

@@ -9,6 +9,7 @@ service call) post with the screen's key; a preview without a key shows them dis
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -35,6 +36,14 @@ async def room_data(options: RoomStatusOptions, db: Any) -> dict:
         return {"room": await s.get(Room, options.room_id)}
 
 
+@lru_cache(maxsize=2048)
+def qr_image(link: str) -> str:
+    """The link as an SVG data URI; check-in links repeat for 30 s, so most renders hit the cache."""
+    import segno
+
+    return segno.make(link, error="m").svg_data_uri(scale=4, border=2)
+
+
 async def body(options: RoomStatusOptions, s, settings, now, qr_link) -> tuple[str, str]:
     """(html of the widget's live part, state) for the room now. `qr_link(booking_id)` → a check-in URL."""
     from booking_api.models import Room
@@ -45,12 +54,7 @@ async def body(options: RoomStatusOptions, s, settings, now, qr_link) -> tuple[s
         return render_string("widgets/_room_status_body.html", {"o": options, "status": None}), "unknown"
     status = await load_status(s, room, now, settings)
     link = qr_link(status["checkin"]["booking_id"]) if status["checkin"] and options.show_qr else None
-    qr = None
-    if link:
-        import segno
-
-        qr = segno.make(link, error="m").svg_data_uri(scale=4, border=2)
-    ctx = {"o": options, "status": status, "qr": qr, "qr_link": link}
+    ctx = {"o": options, "status": status, "qr": qr_image(link) if link else None, "qr_link": link}
     return render_string("widgets/_room_status_body.html", ctx), status["state"]
 
 
