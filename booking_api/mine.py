@@ -38,8 +38,12 @@ def tz_of(request: Request) -> ZoneInfo:
     return ZoneInfo(request.app.state.settings.timezone)
 
 
+LIVE = ("bookings", "invitations", "approvals", "calendar")  # lists that follow bookings live (no forms to lose)
+
+
 def page(request: Request, name: str, ctx: dict, status_code: int = 200) -> Response:
-    return render(request, f"booking_api/m_{name}.html", {"tab": name, **ctx}, status_code=status_code)
+    ctx = {"tab": name, "live": name in LIVE, **ctx}
+    return render(request, f"booking_api/m_{name}.html", ctx, status_code=status_code)
 
 
 async def home(request: Request) -> Response:

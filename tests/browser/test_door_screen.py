@@ -153,3 +153,27 @@ def test_door_screen_live_check_in_walk_up_and_no_show(make_server, browser):
     finally:
         door_ctx.close()
         phone_ctx.close()
+
+
+def test_my_bookings_on_a_phone_show_a_no_show_live(make_server, browser):
+    site = Site(make_server(SIGNAGE_TEST_CLOCK="1"))
+    room = site.post("/api/v1/rooms", {"name": "Cedar", "capacity": 4})
+    site.book(room["id"], at(10, 0, 1), "Standup")
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        ctx.set_default_timeout(TIMEOUT_MS)
+        phone = ctx.new_page()
+        phone.goto(site.base + "/login?next=/m/bookings")
+        phone.fill("input[name=email]", site.email)
+        phone.fill("input[name=password]", PASSWORD)
+        with phone.expect_navigation():
+            phone.get_by_role("button", name="Sign in").tap()
+        assert "Standup" in phone.locator(".m-list").inner_text()
+        phone.wait_for_function("document.body.dataset.live === '1'")
+        site.go_to(at(10, 16, 1))
+        phone.locator(".m-notices", has_text="Released: nobody checked in to “Standup”").wait_for()
+        assert phone.locator(".m-empty").count() == 1  # and it left the upcoming list
+        tabs = phone.locator(".m-tabs a")
+        assert all(tabs.nth(i).bounding_box()["height"] >= 48 for i in range(tabs.count()))
+    finally:
+        ctx.close()
