@@ -121,6 +121,23 @@ async def create_layout(
         return layout.id
 
 
+async def demo_layouts(settings, editor_id: int) -> None:
+    """`signage demo`: a published door display of the first room and a lobby board (once)."""
+    from signage.db import Database
+
+    db = Database(settings.db_url)
+    try:
+        async with db.session() as s:
+            room = await s.scalar(select(Room).order_by(Room.id).limit(1))
+            done = await s.scalar(select(Layout.id).where(Layout.name == "Lobby board (demo)"))
+        if room is None or done is not None:
+            return
+        await create_layout(db, f"{room.name} door display (demo)", door_display(room.id), publish=True, by=editor_id)
+        await create_layout(db, "Lobby board (demo)", lobby_board(), publish=True, by=editor_id)
+    finally:
+        await db.close()
+
+
 async def make_door_layout(request: Request) -> Response:
     form = await request.form()
     portrait = form.get("orientation") == "portrait"

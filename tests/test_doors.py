@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from bookings_helpers import at
-from conftest import api_token, in_app, rows
+from conftest import api_token, in_app, rows, run_sync
 from doors_helpers import door_screen, go_to, meeting, setup_room, status, wait_for
 from sqlalchemy import select
 
@@ -293,3 +293,17 @@ def test_meeting_list_shows_a_floor_or_every_room(client):
     assert everything.index("Third floor sync") < everything.index("Fifth floor sync")
     r = client.get("/widgets/live?widget=nope", headers={**admin, "Accept": "text/event-stream"})
     assert r.status_code == 400 and "room_status or meeting_list" in r.text
+
+
+def test_demo_meetings_that_started_are_checked_in_and_layouts_made(make_settings, client):
+    from booking_api.roomstate import release_no_shows
+    from playlists.models import Layout
+    from signage import clock, demo
+
+    settings = make_settings()
+
+    run_sync(demo.load(settings))
+    run_sync(demo.load(settings))  # idempotent
+    assert in_app(client, release_no_shows, client.app.state.db, clock.now(), settings) == []
+    names = sorted(lo.name for lo in rows(client, select(Layout)) if "(demo)" in lo.name)
+    assert len(names) == 2 and names[-1] == "Lobby board (demo)"
