@@ -286,11 +286,9 @@ async def update_booking(request: Request, booking_id: int, patch: BookingPatch)
             timing = patch.start or patch.end or (patch.room_id and patch.room_id != b.room_id)
             if timing:
                 for t, start, end in moves:
-                    if start != t.start_at or end != t.end_at:
-                        rules.check_times(start, end)
+                    rules.check_times(start, end)
+                    if (start, end, room.id) != (t.start_at, t.end_at, t.room_id):
                         rules.check_rules(room, start, end, tz)
-                    else:
-                        rules.check_times(start, end)
                 clashes = await find_clashes(
                     s, room, [(st, en) for _t, st, en in moves], exclude=[t.id for t in targets]
                 )

@@ -72,6 +72,10 @@ def test_queries_do_not_grow_with_rooms(client):
     assert len(client.get("/api/v1/availability", headers=member).json()["rooms"]) == 205
     login(client, "member")
     assert count_queries(client, lambda: client.get("/rooms")) <= 8
+    page = client.get("/rooms").text  # a hundred rooms a page
+    assert page.count("<tr data-room-id=") == 100 and "Rooms 1–100 of 205" in page
+    last = client.get("/rooms", params={"page": 3}).text
+    assert last.count("<tr data-room-id=") == 5 and "Rooms 201–205 of 205" in last
 
 
 def test_states_and_filters(client):

@@ -10,6 +10,7 @@
   let wanted = null; // {room_id, start, end}
 
   function cellsOf(row) { return Array.from(row.querySelectorAll("td.cell")); }
+  function startOf(td) { return grid.querySelectorAll("thead th")[td.cellIndex].dataset.start; }
 
   function mark() {
     grid.querySelectorAll("td.selected").forEach((td) => td.classList.remove("selected"));
@@ -42,8 +43,8 @@
     if (!drag) return;
     const cells = cellsOf(drag.row);
     const [a, b] = [Math.min(drag.from, drag.to), Math.max(drag.from, drag.to)];
-    const start = new Date(cells[a].dataset.start);
-    const end = new Date(new Date(cells[b].dataset.start).getTime() + 15 * 60000);
+    const start = new Date(startOf(cells[a]));
+    const end = new Date(new Date(startOf(cells[b])).getTime() + 15 * 60000);
     open({ room_id: Number(drag.row.dataset.roomId), name: drag.row.dataset.roomName, start, end });
     drag = null;
   });

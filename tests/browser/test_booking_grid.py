@@ -9,6 +9,7 @@ import httpx
 import pytest
 from bookings_helpers import at, iso
 from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
+from playwright.sync_api import expect
 
 from signage.users import create_token
 
@@ -30,14 +31,20 @@ def token_for(settings, email: str) -> dict:
     return {"Authorization": f"Bearer {run_sync(create_token(settings, email))}"}
 
 
-def cell(room: str, when: dt.datetime) -> str:
-    return f"tr[data-room-name='{room}'] td[data-start='{when.astimezone(dt.UTC).isoformat()}']"
+def cell(page, room: str, when: dt.datetime):
+    """The grid cell of `room` at `when` (its column's header carries the time)."""
+    start = when.astimezone(dt.UTC).isoformat()
+    index = page.evaluate(
+        "s => [...document.querySelectorAll('#grid thead th')].findIndex(th => th.dataset.start === s)", start
+    )
+    assert index > 0, start
+    return page.locator(f"#grid tr[data-room-name='{room}'] > :nth-child({index + 1})")
 
 
 def drag(page, room: str, first: dt.datetime, last: dt.datetime) -> None:
-    page.locator(cell(room, first)).hover()
+    cell(page, room, first).hover()
     page.mouse.down()
-    page.locator(cell(room, last)).hover()
+    cell(page, room, last).hover()
     page.mouse.up()
 
 
@@ -83,8 +90,8 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     page.locator("#book-form [data-action=book]").click()
     page.locator("dialog#book").wait_for(state="hidden")
     for minute in (0, 15, 30, 45):
-        page.locator(cell("Everest", at(10, minute)) + ".booked").wait_for()
-    assert page.locator(cell("Everest", at(11))).get_attribute("class") == "cell free"
+        expect(cell(page, "Everest", at(10, minute))).to_have_class("cell booked")
+    assert cell(page, "Everest", at(11)).get_attribute("class") == "cell free"
     [made] = httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json()
     assert made["title"] == "Design review" and dt.datetime.fromisoformat(made["start"]) == at(10)
     assert dt.datetime.fromisoformat(made["end"]) == at(11)
@@ -108,7 +115,7 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     assert "Kilimanjaro" in alt.inner_text()
     alt.get_by_role("button").click()
     page.locator("dialog#book").wait_for(state="hidden")
-    page.locator(cell("Kilimanjaro", at(14)) + ".booked").wait_for()
+    expect(cell(page, "Kilimanjaro", at(14))).to_have_class("cell booked")
     mine = [b for b in httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json() if b["title"] == "Planning"]
     assert [b["room_id"] for b in mine] == [other["id"]]
     assert not errors, errors
@@ -130,8 +137,8 @@ def test_approval_changes_the_colour_on_another_page_live(site):
     grid = sign_in(context(), server.url, member_email)
     grid.goto(f"{server.url}/rooms?date={at(0).date().isoformat()}")
     grid.wait_for_function("document.body.dataset.live === '1'")
-    slot = cell("Boardroom", at(9, 15))
-    assert grid.locator(slot).get_attribute("class") == "cell booked pending"
+    slot = cell(grid, "Boardroom", at(9, 15))
+    assert slot.get_attribute("class") == "cell booked pending"
     grid.evaluate("window.__marker = 1")
 
     mine = sign_in(context(), server.url, member_email)
@@ -148,7 +155,7 @@ def test_approval_changes_the_colour_on_another_page_live(site):
         row.get_by_role("button", name="Approve").click()
     assert "Nothing is waiting for approval." in inbox.content()
 
-    grid.wait_for_function(f"document.querySelector(\"{slot}\").className === 'cell booked'")
+    expect(slot).to_have_class("cell booked")
     assert grid.evaluate("window.__marker") == 1, "the grid page was reloaded"
     # the organizer's list follows too
     mine.wait_for_function(
