@@ -335,6 +335,7 @@ def storm(screens: Screens, base: str, token: str, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screens", type=int, default=10_000)
+    parser.add_argument("--only", choices=["bare", "one", "two"], help="run one part only")
     args = parser.parse_args()
     n = args.screens
     raise_nofile(n + 1000)
@@ -376,22 +377,25 @@ def main() -> None:
         path = "/player/api/events?key={key}&have={have}"
         print(f"{n} screens; database {'PostgreSQL' if pg_name else 'SQLite'}; {os.cpu_count()} cores\n", flush=True)
 
-        servers = [Server([*uvicorn, "--app-dir", str(ROOT / "bench"), "bare_stream:app"], env, tmp / "bare.log")]
-        screens, bare_per, bare_rows = fleet_run(servers, keys, token, "/events?{key}{have}", "bare ASGI stream")
-        screens.stop()
-        servers[0].stop()
-
-        servers = [Server(app, env, tmp / "one.log")]
-        screens, one_per, one_rows = fleet_run(servers, keys, token, path, "one server process")
-        storm_row = storm(screens, f"http://{HOST}:{servers[0].port}", token, n)
-        screens.stop()
-        servers[0].stop()
-
-        env_redis = {**env, "SIGNAGE_REDIS_URL": f"redis://{HOST}:{redis_port}/0"}
-        servers = [Server(app, env_redis, tmp / "a.log"), Server(app, env_redis, tmp / "b.log")]
-        screens, two_per, two_rows = fleet_run(servers, keys, token, path, "two processes behind Redis")
-        screens.stop()
+        if args.only in (None, "bare"):
+            servers = [Server([*uvicorn, "--app-dir", str(ROOT / "bench"), "bare_stream:app"], env, tmp / "bare.log")]
+            screens, bare_per, bare_rows = fleet_run(servers, keys, token, "/events?{key}{have}", "bare ASGI stream")
+            screens.stop()
+            servers[0].stop()
+        if args.only in (None, "one"):
+            servers = [Server(app, env, tmp / "one.log")]
+            screens, one_per, one_rows = fleet_run(servers, keys, token, path, "one server process")
+            storm_row = storm(screens, f"http://{HOST}:{servers[0].port}", token, n)
+            screens.stop()
+            servers[0].stop()
+        if args.only in (None, "two"):
+            env_redis = {**env, "SIGNAGE_REDIS_URL": f"redis://{HOST}:{redis_port}/0"}
+            servers = [Server(app, env_redis, tmp / "a.log"), Server(app, env_redis, tmp / "b.log")]
+            screens, two_per, two_rows = fleet_run(servers, keys, token, path, "two processes behind Redis")
+            screens.stop()
         screens = None
+        if args.only:
+            return
 
         best = lambda rows: min(rows, key=lambda r: r["p99"])  # noqa: E731
         print("\nsummary")

@@ -188,8 +188,7 @@ async def plays(request: Request) -> Response:
 
 async def events(request: Request) -> Response:
     """The screen's live stream; `?have=<layout>:<version>` is what it shows now (see `player.stream`)."""
-    screen = request.state.screen
-    screen_id, request.state.screen = screen.id, None  # held for hours: keep the stream small
+    screen_id, request.state.screen = request.state.screen.id, None  # held for hours: keep the stream small
     showing = {"have": request.query_params.get("have", "")[:60]}
 
     async def full(screen_row: Screen | None) -> bytes:
@@ -211,9 +210,14 @@ async def events(request: Request) -> Response:
                 return body
         return await full(await load_screen(request, screen_id))
 
-    current = await screen_state(request, screen)
-    first = b"" if showing["have"] and shows(current) == showing["have"] else frame("state", current)
-    showing["have"] = shows(current)
+    async def first() -> bytes:  # read again once subscribed: a change since is not missed
+        row = await load_screen(request, screen_id)
+        if row is None:
+            return frame("revoked", "{}")
+        current = await screen_state(request, row)
+        have, showing["have"] = showing["have"], shows(current)
+        return b"" if have and showing["have"] == have else frame("state", current)
+
     return StreamResponse(ScreenStream(request.app.state.bus, screen_id, first, answer))
 
 

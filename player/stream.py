@@ -91,15 +91,23 @@ async def _ping_all() -> None:
 
 def _ensure_pinger() -> None:
     global _pinger
-    if _pinger is None or _pinger.done():
-        _pinger = asyncio.get_running_loop().create_task(_ping_all(), name="signage-screen-pings")
+    loop = asyncio.get_running_loop()
+    if _pinger is None or _pinger.done() or _pinger.get_loop() is not loop:
+        _pinger = loop.create_task(_ping_all(), name="signage-screen-pings")
 
 
 class ScreenStream:
-    """An ASGI response. `first`: bytes sent after `hello`; `answer(event)`: the bytes an event
-    becomes (an encoded `state` or `layout` frame), or None to send nothing."""
+    """An ASGI response. `first()`: the bytes sent after `hello` (read once subscribed, so
+    nothing published meanwhile is missed); `answer(event)`: the bytes an event becomes (an
+    encoded `state` or `layout` frame), or None to send nothing."""
 
-    def __init__(self, bus, screen_id: int, first: bytes, answer: Callable[[dict], Awaitable[bytes | None]]):
+    def __init__(
+        self,
+        bus,
+        screen_id: int,
+        first: Callable[[], Awaitable[bytes]],
+        answer: Callable[[dict], Awaitable[bytes | None]],
+    ):
         self.bus, self.screen_id, self.first, self.answer = bus, screen_id, first, answer
         self.sub = None
 
@@ -111,8 +119,10 @@ class ScreenStream:
             watcher = asyncio.get_running_loop().create_task(self._watch(receive))
             try:
                 await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-                hello = b"retry: 2000\n\n" + frame("hello", "{}") + self.first
+                hello = b"retry: 2000\n\n" + frame("hello", "{}") + await self.first()
                 await send({"type": "http.response.body", "body": hello, "more_body": True})
+                if hello.endswith(frame("revoked", "{}")):
+                    return
                 await self._loop(send)
             finally:
                 watcher.cancel()

@@ -150,10 +150,14 @@ class RedisEventBus(EventBus):
         await self.redis.aclose()
 
     async def publish(self, channel: str, data: dict) -> None:
-        try:
-            await self.redis.publish(self.prefix + channel, json.dumps(data, separators=(",", ":")))
-        except Exception as exc:
-            raise EventsUnavailable(str(exc)) from exc
+        message = json.dumps(data, separators=(",", ":"))
+        for attempt in (1, 2):  # after Redis restarts, the first try meets a dead pooled connection
+            try:
+                await self.redis.publish(self.prefix + channel, message)
+                return
+            except Exception as exc:
+                if attempt == 2:
+                    raise EventsUnavailable(str(exc)) from exc
 
     async def _listen(self) -> None:
         delay, lost = 0.2, False

@@ -96,7 +96,10 @@
       $("screen-name").textContent = state.screen.name;
       show("waiting");
     } else if (shownKey() !== state.layout.id + ":" + state.layout.version) {
-      post("/player/api/ack", { received: state.layout.version }).catch(() => {});
+      // "received" goes alone only when applying takes long (large media); else with "applied"
+      const version = state.layout.version;
+      clearTimeout(receivedTimer);
+      receivedTimer = setTimeout(() => post("/player/api/ack", { received: version }).catch(() => {}), 2000);
       render(state.layout);
     }
   }
@@ -142,7 +145,7 @@
 
   // ---------------------------------------------------------------- rendering
 
-  let rendering = 0;
+  let rendering = 0, receivedTimer = null;
   async function render(layout) {
     const token = ++rendering;
     const stage = document.createElement("div");
@@ -200,7 +203,9 @@
       if (r.widget === "playlist") playlists.push(new Playlist(div, r, layout.id));
       else segments.push({ layout: String(layout.id), region: String(r.id), item: "", widget: r.widget, start: Date.now(), plays: 1 });
     }
-    post("/player/api/ack", { version: layout.version, layout: String(layout.id) }).catch(() => {});
+    clearTimeout(receivedTimer);
+    const ack = { received: layout.version, version: layout.version, layout: String(layout.id) };
+    post("/player/api/ack", ack).catch(() => {});
   }
 
   function tellWorker() {  // which media the service worker should keep

@@ -4,6 +4,7 @@ http on a LAN address without one), the watchdog, and memory over a long run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import time
@@ -12,7 +13,9 @@ import httpx
 import pytest
 from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
 from screens import CLOCK, add_image, add_layout, playlist
+from sqlalchemy import func, select
 
+from player.models import Play
 from playlists.models import Layout, LayoutVersion
 from signage.db import Database
 
@@ -139,6 +142,14 @@ def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, brows
         b.locator("#identify").wait_for(state="visible", timeout=2_000)
         assert b.locator("#identify").inner_text() == "Lobby screen"
 
+        # A publish: the open screens page follows it live, from "not yet received" to "applied".
+        a.evaluate("window.__marker = 1")
+        r = httpx.post(f"{server.url}/api/v1/layouts/{layout_id}/publish", headers=headers)
+        assert r.status_code == 201
+        row.locator(".update", has_text="v2").locator(".applied").wait_for(timeout=5_000)
+        assert a.evaluate("window.__marker") == 1
+        assert b.locator("#stage").get_attribute("data-version") == "2"
+
         # Proof of play: what it played reaches the report (sent after a reload here).
         b.reload()
         b.locator("#stage").wait_for(state="visible")
@@ -150,6 +161,14 @@ def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, brows
             time.sleep(0.5)
         report = a.locator("table.plays").inner_text()
         assert "Lobby screen" in report and "i0" in report and "i1" in report and "image" in report
+
+        # Unpaired (its key revoked): the screen returns to a new pairing code by itself.
+        b.evaluate("window.__marker = 1")
+        assert httpx.delete(f"{server.url}/api/v1/screens/{screen_id}", headers=headers).status_code == 204
+        b.locator("#pairing").wait_for(state="visible", timeout=5_000)
+        b.wait_for_function("/^\\d{6}$/.test(document.getElementById('code').textContent)")
+        assert b.evaluate("window.__marker") == 1 and b.locator("#stage").is_hidden()
+        assert b.evaluate("localStorage.getItem('signage.state')") is None
     finally:
         ctx.close()
         editor.close()
@@ -184,6 +203,7 @@ def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origi
         assert b.evaluate("JSON.parse(localStorage.getItem('signage.state')).layout.version") == 1
 
         server.stop()
+        offline_from = dt.datetime.now(dt.UTC)
         if secure:  # even a reload while the server is away comes back with the layout
             b.reload()
             b.locator("#stage").wait_for(state="visible")
@@ -202,8 +222,25 @@ def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origi
         b.wait_for_function("document.getElementById('stage').dataset.version === '2'", timeout=20_000)
         assert b.evaluate("window.__marker") == 1, "the player reloaded instead of recovering"
         b.locator("#stage .w-clock-time").wait_for(state="visible")
+        # what it played while the server was away was kept and has been sent since
+        deadline = time.monotonic() + 15
+        while played_since(server, offline_from) < 5 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert played_since(server, offline_from) >= 5
     finally:
         ctx.close()
+
+
+def played_since(server, since) -> int:
+    async def run() -> int:
+        db = Database(server_settings(server).db_url)
+        try:
+            async with db.session() as s:
+                return await s.scalar(select(func.count()).select_from(Play).where(Play.started_at >= since))
+        finally:
+            await db.close()
+
+    return run_sync(run())
 
 
 def test_watchdog_reloads_a_stalled_player(backend, make_server, browser):
