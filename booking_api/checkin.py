@@ -94,6 +94,7 @@ async def check_in(request: Request, booking_id: int, via: str, room_id: int | N
                 _("Check-in closed at %(t)s.", t=hhmm(min(closes, b.end_at))), {"closes": closes.isoformat()}
             )
         s.add(CheckIn(booking_id=b.id, at=now, via=via, user_id=user.id if user else None))
+        b.updated_at = clock.now()  # a release racing this one sees the row changed (roomstate)
         room_id = b.room_id
     await announce(request, {room_id})
     return {"booking_id": booking_id, "at": now.isoformat(), "already": False, "room_id": room_id}

@@ -13,7 +13,8 @@ grace over, end) or sensor deadline, then releases no-shows, ends meetings the s
 saw empty, and publishes `room:<id>` for every room whose state moved. Booking changes
 wake it (it listens on `bookings`), so it always sleeps toward the right boundary.
 Releases are conditional UPDATEs: several processes may race; one wins, the others
-change nothing.
+change nothing. A check-in locks and touches the booking row, and a release requires
+the row unchanged since it was read, so a check-in at the last moment is never lost.
 """
 
 from __future__ import annotations
@@ -212,7 +213,12 @@ async def release_no_shows(db, now: dt.datetime, settings) -> list[Booking]:
         async with db.begin() as s:
             changed = await s.execute(
                 update(Booking)
-                .where(Booking.id == b.id, Booking.status == "confirmed", ~exists().where(CheckIn.booking_id == b.id))
+                .where(
+                    Booking.id == b.id,
+                    Booking.status == "confirmed",
+                    Booking.updated_at == b.updated_at,  # a check-in meanwhile touched the row
+                    ~exists().where(CheckIn.booking_id == b.id),
+                )
                 .values(status="no_show", reason="no-show", updated_at=clock.now())
             )
             if changed.rowcount == 1:

@@ -62,6 +62,12 @@ class Site:
         return run_sync(run())
 
 
+@pytest.fixture(autouse=True)
+def only_sqlite(backend):
+    if backend != "sqlite":
+        pytest.skip("the door screen in the browser does not depend on the database (tests/test_doors.py runs on both)")
+
+
 def shows(page, state, colour):
     widget = page.locator(f".w-room-status[data-state='{state}']")
     widget.wait_for()
