@@ -143,6 +143,7 @@ async def load_status(s, room: Room, now: dt.datetime, settings) -> dict:
     walkup_until = walkup_limit(room, upcoming, now, tz) if current is None else None
     return {
         "room": {"id": room.id, "name": room.name, "floor": room.floor, "building": room.building},
+        "today_at": now.astimezone(tz).date(),
         "state": status["state"],
         "colour": COLOURS[status["state"]],
         "at": now.isoformat(),
