@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import multiprocessing as mp
 import os
+import random
 import re
 import shutil
 import socket
@@ -71,6 +72,8 @@ class Screen(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.transport = None
+        if self.fleet.live:  # as the player does: back again after a jittered pause
+            asyncio.get_running_loop().create_task(self.fleet.reopen(self.index))
         if self.fleet.ready[self.index]:
             self.fleet.ready[self.index] = False
             self.fleet.ready_count -= 1
@@ -83,6 +86,7 @@ class Fleet:
         self.arrived = [0.0] * len(keys)
         self.screens: list[Screen | None] = [None] * len(keys)
         self.ready, self.ready_count = [False] * len(keys), 0
+        self.live = False
         self.requests = [self._request(i, path) for i in range(len(keys))]
 
     def _request(self, i: int, path: str):
@@ -110,12 +114,27 @@ class Fleet:
                         await asyncio.sleep(0.2)
 
         await asyncio.gather(*(one(i) for i in range(len(self.keys))))
+        self.live = True
         deadline = time.monotonic() + 180
         while self.ready_count < len(self.keys) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return time.monotonic() - t0
 
+    async def reopen(self, i: int) -> None:
+        delay = 0.5
+        while self.live:
+            await asyncio.sleep(delay + random.random() * delay)
+            try:
+                port = self.ports[i % len(self.ports)]
+                _t, self.screens[i] = await asyncio.get_running_loop().create_connection(
+                    lambda: Screen(self, i), HOST, port
+                )
+                return
+            except OSError:
+                delay = min(delay * 2, 10)
+
     def drop(self) -> None:
+        self.live = False
         for s in self.screens:
             if s is not None and s.transport is not None:
                 s.transport.abort()

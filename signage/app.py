@@ -5,6 +5,7 @@ folder's `routes` mounted; one error handler; sessions, language and body limits
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -117,6 +118,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        # Thousands of long-lived screen streams are millions of objects: with the default
+        # thresholds full collections stall the loop for seconds (bench/fleet.py).
+        gc.set_threshold(20_000, 20, 50)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)

@@ -187,6 +187,14 @@ def test_pairing_qr_links_to_the_claim_page(client):
     r = client.get("/player/qr.svg", params={"code": "123456"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert r.text.startswith("<svg") and "http://www.w3.org/2000/svg" in r.text and "<path" in r.text
+    import io
+
+    import segno
+
+    expected = io.BytesIO()  # the same code, made from the claim page's address
+    link = "http://testserver/screens?code=123456"
+    segno.make(link, error="m").save(expected, kind="svg", scale=8, dark="#000", light="#fff", border=2, xmldecl=False)
+    assert r.content == expected.getvalue()
     assert client.get("/player/qr.svg", params={"code": "<x>"}).status_code == 400
     login(client, "editor")
     page = client.get("/screens", params={"code": "123456"}).text

@@ -263,6 +263,12 @@ def test_watchdog_reloads_a_stalled_player(backend, make_server, browser):
         b.wait_for_function("window.__marker === undefined", timeout=10_000)
         b.locator("#stage").wait_for(state="visible")
         assert b.url.endswith("/player?watchdog=3")
+        # a remote reload from the fleet
+        b.evaluate("window.__marker = 2")
+        r = httpx.post(f"{server.url}/screens/{r.json()['id']}/reload", headers=headers, follow_redirects=False)
+        assert r.status_code == 303
+        b.wait_for_function("window.__marker === undefined", timeout=5_000)
+        b.locator("#stage").wait_for(state="visible")
     finally:
         ctx.close()
 
