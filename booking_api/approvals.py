@@ -3,6 +3,8 @@ their slot) until one of the room's admins approves or rejects them with a reaso
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.requests import Request
@@ -25,9 +27,10 @@ APPROVERS = ("room_admin",)
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field("", max_length=1000)
+    scope: Literal["this", "series"] = Field("this", description="this booking, or every pending one of its series")
 
 
-async def decide(request: Request, booking_id: int, approve: bool, reason: str) -> Booking:
+async def decide(request: Request, booking_id: int, approve: bool, reason: str, scope: str = "this") -> Booking:
     reason = reason.strip()
     if not approve and not reason:
         raise Invalid(_("Say why the booking is rejected."), {"field": "reason"})
@@ -38,21 +41,28 @@ async def decide(request: Request, booking_id: int, approve: bool, reason: str) 
             raise Forbidden(_("Only the room's admins may approve or reject its bookings."))
         if b.status != "pending":
             raise Conflict(_("This booking is not waiting for approval."))
-        b.status, b.reason, b.decided_by = ("confirmed" if approve else "rejected"), reason, user.id
+        targets = [b]
+        if scope == "series" and b.series_id is not None:
+            query = select(Booking).where(Booking.series_id == b.series_id, Booking.status == "pending")
+            targets = list((await s.scalars(query)).all())
+        for t in targets:
+            t.status, t.reason, t.decided_by = ("confirmed" if approve else "rejected"), reason, user.id
     await announce(request, {b.room_id})
     await request.app.state.bus.notify(f"user:{b.organizer_id}", {"type": "decision", "booking_id": b.id})
     return b
 
 
-async def _decide_and_record(request: Request, approve: bool, reason: str) -> Booking:
+async def _decide_and_record(request: Request, approve: bool, reason: str, scope: str = "this") -> Booking:
     booking_id = request.path_params["id"]
     action = "booking.approve" if approve else "booking.reject"
     try:
-        b = await decide(request, booking_id, approve, reason)
+        b = await decide(request, booking_id, approve, reason, scope)
     except AppError as exc:
         await audit.record(request, action, f"booking:{booking_id}", result="failure", reason=exc.message)
         raise
-    await audit.record(request, action, f"booking:{booking_id}", reason=reason)
+    await audit.record(
+        request, action, f"booking:{booking_id}", reason=f"{scope}: {reason}" if scope != "this" else reason
+    )
     return b
 
 
@@ -73,14 +83,16 @@ async def inbox(request: Request, error: AppError | None = None, status_code: in
 
 
 async def approve_form(request: Request) -> Response:
-    await _decide_and_record(request, True, "")
+    form = await request.form()
+    await _decide_and_record(request, True, "", "series" if form.get("scope") == "series" else "this")
     return RedirectResponse("/approvals", status_code=303)
 
 
 async def reject_form(request: Request) -> Response:
     form = await request.form()
     try:
-        await _decide_and_record(request, False, str(form.get("reason", "")))
+        scope = "series" if form.get("scope") == "series" else "this"
+        await _decide_and_record(request, False, str(form.get("reason", "")), scope)
     except (Invalid, Conflict) as exc:
         return await inbox(request, error=exc, status_code=exc.status)
     return RedirectResponse("/approvals", status_code=303)
@@ -89,13 +101,13 @@ async def reject_form(request: Request) -> Response:
 async def api_approve(request: Request) -> Response:
     raw = await request.body()
     body = parse(Decision, await json_body(request)) if raw.strip() else Decision()
-    b = await _decide_and_record(request, True, body.reason)
+    b = await _decide_and_record(request, True, body.reason, body.scope)
     return JSONResponse(booking_json(b))
 
 
 async def api_reject(request: Request) -> Response:
     body = parse(Decision, await json_body(request))
-    b = await _decide_and_record(request, False, body.reason)
+    b = await _decide_and_record(request, False, body.reason, body.scope)
     return JSONResponse(booking_json(b))
 
 

@@ -12,9 +12,11 @@ with the current and the next meeting.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -240,10 +242,38 @@ async def events(request: Request) -> Response:
     )
 
 
+class BookingBrief(BaseModel):
+    id: int
+    title: str
+    start: str
+    end: str
+    status: Literal["pending", "confirmed"]
+    state: Literal["booked", "in_progress", "ended"]
+
+
+class RoomDay(BaseModel):
+    id: int
+    name: str
+    building: str
+    floor: str
+    capacity: int
+    equipment: list[str]
+    status: Literal["free", "booked", "in_progress", "ended"]
+    bookings: list[BookingBrief]
+
+
+class DayOut(BaseModel):
+    date: str
+    timezone: str
+    slot_minutes: int
+    rooms: list[RoomDay]
+
+
 openapi.add(
     "get",
     "/api/v1/availability",
     "Every room's bookings of a day, and its status now",
+    response=DayOut,
     tag="availability",
     query={
         "date": "YYYY-MM-DD (site time zone); default today",

@@ -478,6 +478,12 @@ async def api_cancel(request: Request) -> Response:
     return JSONResponse({"id": booking_id, "status": "cancelled", "cancelled": [t.id for t in targets]})
 
 
+class Cancelled(BaseModel):
+    id: int
+    status: Literal["cancelled"]
+    cancelled: list[int]
+
+
 class CheckOut(BaseModel):
     occurrences: list[dict]
     free: int
@@ -530,6 +536,7 @@ openapi.add(
     "delete",
     "/api/v1/bookings/{id}",
     "Cancel a booking",
+    response=Cancelled,
     tag="bookings",
     query={"scope": "this, following or series", "reason": "why"},
 )

@@ -75,3 +75,25 @@ def test_approvals_inbox_and_the_organizer_sees_the_outcome(client):
     # the organizer's own page
     login_as_organizer = client.get(f"/api/v1/bookings/{c['id']}", headers=member).json()
     assert login_as_organizer["status"] == "rejected" and login_as_organizer["reason"] == "Room under repair"
+
+
+def test_a_pending_series_is_approved_at_once(client):
+    owner, member = api_token(client, "room_admin"), api_token(client, "member")
+    room = make_room(client, owner, name="Series room", capacity=10, needs_approval=True)
+    body = {
+        "room_id": room["id"],
+        "title": "Weekly",
+        "start": at(10).isoformat(),
+        "end": at(11).isoformat(),
+        "rrule": "FREQ=WEEKLY;COUNT=3",
+    }
+    made = client.post("/api/v1/bookings", json=body, headers=member).json()
+    assert {o["status"] for o in made["occurrences"]} == {"pending"}
+    first, *rest = [o["id"] for o in made["occurrences"]]
+    assert (
+        client.post(f"/api/v1/bookings/{rest[-1]}/reject", json={"reason": "holiday"}, headers=owner).status_code == 200
+    )
+    r = client.post(f"/api/v1/bookings/{first}/approve", json={"scope": "series"}, headers=owner)
+    assert r.status_code == 200
+    status = {b.id: b.status for b in rows(client, select(Booking))}
+    assert [status[i] for i in [first, *rest]] == ["confirmed", "confirmed", "rejected"]

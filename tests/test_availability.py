@@ -86,6 +86,7 @@ def test_states_and_filters(client):
     tomorrow = at(0).date().isoformat()
     day = client.get("/api/v1/availability", params={"date": tomorrow}, headers=member).json()
     assert day["timezone"] == "Asia/Shanghai" and day["slot_minutes"] == 15
+    availability.DayOut.model_validate(day)  # the answer is what the OpenAPI document says
     by_name = {r["name"]: r for r in day["rooms"]}
     assert by_name["B"]["bookings"][0]["status"] == "pending" and by_name["B"]["bookings"][0]["state"] == "booked"
     assert by_name["A"]["bookings"] == []

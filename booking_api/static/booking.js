@@ -78,6 +78,7 @@
       room_id: wanted.room_id, title: form.elements.title.value.trim(),
       start: wanted.start.toISOString(), end: wanted.end.toISOString(),
       attendees, notes: form.elements.notes.value,
+      services: form.elements.services.value.split(/[,，]/).map((x) => x.trim()).filter(Boolean),
     };
     if (form.elements.freq.value) b.rrule = "FREQ=" + form.elements.freq.value + ";COUNT=" + (form.elements.count.value || 1);
     return Object.assign(b, extra || {});

@@ -87,6 +87,7 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     # 1. drag over 10:00-10:45 and book
     drag(page, "Everest", at(10), at(10, 45))
     page.fill("#book-form input[name=title]", "Design review")
+    page.fill("#book-form input[name=services]", "tea, projector")
     page.locator("#book-form [data-action=book]").click()
     page.locator("dialog#book").wait_for(state="hidden")
     for minute in (0, 15, 30, 45):
@@ -94,6 +95,7 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     assert cell(page, "Everest", at(11)).get_attribute("class") == "cell free"
     [made] = httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json()
     assert made["title"] == "Design review" and dt.datetime.fromisoformat(made["start"]) == at(10)
+    assert made["services"] == ["tea", "projector"]
     assert dt.datetime.fromisoformat(made["end"]) == at(11)
 
     # 2. while the dialog is open someone else takes the slot: the answer shows suggestions
