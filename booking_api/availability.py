@@ -23,9 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from booking_api.models import ACTIVE, Booking, Room
-from signage import openapi
+from signage import clock, openapi
 from signage.auth import SIGNED_IN, route
-from signage.db import utcnow
 from signage.errors import Invalid
 from signage.i18n import gettext as _
 from signage.templating import render
@@ -66,7 +65,7 @@ def room_status(bookings: list[Booking], at: dt.datetime) -> dict:
 
 def parse_day(raw: str | None, tz: ZoneInfo) -> dt.date:
     if not raw:
-        return utcnow().astimezone(tz).date()
+        return clock.now().astimezone(tz).date()
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
@@ -134,7 +133,7 @@ def booking_brief(b: Booking, now: dt.datetime) -> dict:
 async def api_availability(request: Request) -> Response:
     tz = ZoneInfo(request.app.state.settings.timezone)
     day, filters = parse_day(request.query_params.get("date"), tz), filters_of(request.query_params)
-    now = utcnow()
+    now = clock.now()
     async with request.app.state.db.session() as s:
         rooms, by_room = await day_of(s, day, tz, filters)
     out = []
@@ -199,7 +198,7 @@ async def grid_page(request: Request) -> Response:
     day, filters = parse_day(request.query_params.get("date"), tz), filters_of(request.query_params)
     page = request.query_params.get("page", "1")
     page = int(page) if page.isdigit() and int(page) > 0 else 1
-    now = utcnow()
+    now = clock.now()
     async with request.app.state.db.session() as s:
         rooms, by_room = await day_of(s, day, tz, filters)
         floors = (await s.scalars(select(Room.floor).distinct().order_by(Room.floor))).all()

@@ -88,7 +88,7 @@ class BookingOut(BaseModel):
     organizer_id: int | None
     start: str
     end: str
-    status: Literal["pending", "confirmed", "cancelled", "rejected"]
+    status: Literal["pending", "confirmed", "cancelled", "rejected", "no_show"]
     reason: str
     notes: str
     services: list[str]
@@ -519,7 +519,7 @@ openapi.add(
         "room_id": "a room",
         "from": "ISO 8601 with offset",
         "to": "ISO 8601 with offset",
-        "status": "pending, confirmed, cancelled or rejected",
+        "status": "pending, confirmed, cancelled, rejected or no_show (released: nobody checked in)",
     },
 )
 openapi.add("get", "/api/v1/bookings/{id}", "A booking", response=BookingOut, tag="bookings")

@@ -18,7 +18,7 @@ from booking_api.availability import day_of, room_status
 from booking_api.models import FloorPlan, Room
 from booking_api.rooms import MANAGERS, may_manage
 from media import images
-from signage import audit
+from signage import audit, clock
 from signage.auth import SIGNED_IN, route
 from signage.db import utcnow
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
@@ -85,7 +85,7 @@ async def plan_page(request: Request) -> Response:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(request.app.state.settings.timezone)
-    now = utcnow()
+    now = clock.now()
     async with request.app.state.db.session() as s:
         plan = await s.get(FloorPlan, request.path_params["id"])
         if plan is None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from signage.db import Base, UTCDateTime, utcnow
 
 ACTIVE = ("pending", "confirmed")
-STATUSES = ("pending", "confirmed", "cancelled", "rejected")
+STATUSES = ("pending", "confirmed", "cancelled", "rejected", "no_show")  # no_show: released, kept
 
 
 class Room(Base):
@@ -144,4 +144,54 @@ class FloorPlan(Base):
     image: Mapped[str] = mapped_column(String(100))  # file name under <data>/floorplans
     width: Mapped[int] = mapped_column(default=0)
     height: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DoorSettings(Base):
+    """A room's door-screen rules (SPEC B5); a room without a row uses the site defaults."""
+
+    __tablename__ = "room_doors"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    checkin_opens_minutes: Mapped[int | None] = mapped_column(default=None)  # None: SIGNAGE_CHECKIN_OPENS_MINUTES
+    checkin_grace_minutes: Mapped[int | None] = mapped_column(default=None)  # None: SIGNAGE_CHECKIN_GRACE_MINUTES
+    release_no_shows: Mapped[bool] = mapped_column(default=True)
+    sensor_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    sensor_absent_minutes: Mapped[int] = mapped_column(default=0)  # 0: absence never ends a meeting
+    present: Mapped[bool | None] = mapped_column(default=None)  # last sensor report
+    present_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class CheckIn(Base):
+    """Someone is there: a tap on the door screen, a phone (QR), the API or a sensor."""
+
+    __tablename__ = "checkins"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    via: Mapped[str] = mapped_column(String(20))  # door, qr, api, sensor, walkup
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class Reply(Base):
+    """An invited user's answer to a meeting: accepted or declined."""
+
+    __tablename__ = "invitation_replies"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    answer: Mapped[str] = mapped_column(String(10))  # accepted, declined
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarFeed(Base):
+    """The secret of one iCalendar feed (a user's meetings or a room's); rotating replaces it."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (UniqueConstraint("kind", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # user, room
+    owner_id: Mapped[int]
+    secret: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from booking_api.models import ACTIVE, Booking, Room
-from signage.db import utcnow
+from signage import clock
 from signage.errors import Conflict, Invalid
 from signage.i18n import gettext as _
 
@@ -47,7 +47,7 @@ def check_times(start: dt.datetime, end: dt.datetime) -> None:
 
 
 def check_rules(room: Room, start: dt.datetime, end: dt.datetime, tz: ZoneInfo, now: dt.datetime | None = None) -> None:
-    now = now or utcnow()
+    now = now or clock.now()
     check_times(start, end)
     if start < now - PAST_GRACE:
         raise Invalid(_("The meeting cannot start in the past."), {"field": "start"})
@@ -107,7 +107,7 @@ async def next_free(s, room: Room, start: dt.datetime, length: dt.timedelta, tz:
     horizon = start + dt.timedelta(days=SEARCH_DAYS)
     taken = await conflicts(s, room.id, start, horizon, exclude)
     buffer = dt.timedelta(minutes=room.buffer_minutes)
-    candidate = _ceil(max(start, utcnow()))
+    candidate = _ceil(max(start, clock.now()))
     for _step in range(1000):
         if candidate > horizon:
             return None

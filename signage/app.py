@@ -149,13 +149,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
+        from booking_api.roomstate import RoomTimer
         from media.jobs import Worker
+        from signage import clock
 
+        clock.reset()  # a shifted clock (SIGNAGE_TEST_CLOCK) never outlives its app
         app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
         app.state.media_worker.start()
+        app.state.room_timer = RoomTimer(app)
+        await app.state.room_timer.start()
         try:
             yield
         finally:
+            await app.state.room_timer.stop()
             await app.state.media_worker.stop()
             await app.state.bus.stop()
             await app.state.db.close()

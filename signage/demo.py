@@ -44,6 +44,9 @@ async def load(settings: Settings) -> str:
         ids[role], _created = await create_or_update(settings, email, password, role, name)
     await _content(settings, ids["editor"])
     await _rooms(settings, ids["room_admin"], ids["member"])
+    from booking_api.doorlayouts import demo_layouts
+
+    await demo_layouts(settings, ids["editor"])
     return password
 
 
@@ -127,7 +130,7 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
     """Rooms on three floors and today's meetings around now: ended, running, coming, one pending."""
     import datetime as dt
 
-    from booking_api.models import Booking, Room, RoomOwner
+    from booking_api.models import Booking, CheckIn, Room, RoomOwner
 
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     now -= dt.timedelta(minutes=now.minute % 15)
@@ -167,16 +170,18 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
                 room = rooms[index]
                 start = now + dt.timedelta(minutes=offset)
                 end = start + dt.timedelta(minutes=length)
-                s.add(
-                    Booking(
-                        room_id=room.id,
-                        title=title,
-                        organizer_id=member_id,
-                        start_at=start,
-                        end_at=end,
-                        blocked_until=end + dt.timedelta(minutes=room.buffer_minutes),
-                        status=status,
-                    )
+                booking = Booking(
+                    room_id=room.id,
+                    title=title,
+                    organizer_id=member_id,
+                    start_at=start,
+                    end_at=end,
+                    blocked_until=end + dt.timedelta(minutes=room.buffer_minutes),
+                    status=status,
                 )
+                s.add(booking)
+                if offset < 0 and status == "confirmed":  # they came: the room timer keeps them
+                    await s.flush()
+                    s.add(CheckIn(booking_id=booking.id, at=start, via="door"))
     finally:
         await db.close()

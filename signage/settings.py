@@ -41,6 +41,9 @@ class Settings:
     webpage_hosts: tuple[str, ...] = ()  # hosts the web page widget may show
     weather_api_key: str = ""
     weather_url: str = "https://api.openweathermap.org/data/2.5"
+    checkin_opens_minutes: int = 10  # check-in opens this long before a meeting (rooms may differ)
+    checkin_grace_minutes: int = 15  # and closes this long after its start; then a no-show is released
+    test_clock: bool = False  # POST /api/v1/clock may shift the booking clock (tests, demos)
 
     @property
     def db_url(self) -> str:
@@ -73,6 +76,9 @@ class Settings:
             webpage_hosts=host_list(config("SIGNAGE_WEBPAGE_HOSTS", default="")),
             weather_api_key=config("SIGNAGE_WEATHER_API_KEY", default=""),
             weather_url=config("SIGNAGE_WEATHER_URL", default="https://api.openweathermap.org/data/2.5"),
+            checkin_opens_minutes=config("SIGNAGE_CHECKIN_OPENS_MINUTES", cast=int, default=10),
+            checkin_grace_minutes=config("SIGNAGE_CHECKIN_GRACE_MINUTES", cast=int, default=15),
+            test_clock=config("SIGNAGE_TEST_CLOCK", cast=bool, default=False),
         )
 
 

@@ -17,6 +17,10 @@ PARAMS = {
     "code": "en",
     "topic": "nope",
     "action": "identify",
+    "token": "nope",
+    "secret": "nope.ics",
+    "answer": "accept",
+    "decision": "approve",
 }
 
 

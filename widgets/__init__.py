@@ -9,12 +9,22 @@ The same `render` serves the editor preview and the player.
 
 from __future__ import annotations
 
-from widgets import clock, image, qrcode, text, video, weather, webpage
+from widgets import clock, image, meeting_list, qrcode, room_status, text, video, weather, webpage
 from widgets.base import Widget, form_fields, render, validate
 
 REGISTRY: dict[str, Widget] = {
     w.type: w
-    for w in (clock.widget, weather.widget, image.widget, video.widget, text.widget, qrcode.widget, webpage.widget)
+    for w in (
+        clock.widget,
+        weather.widget,
+        image.widget,
+        video.widget,
+        text.widget,
+        qrcode.widget,
+        webpage.widget,
+        room_status.widget,
+        meeting_list.widget,
+    )
 }
 
 __all__ = ["REGISTRY", "Widget", "form_fields", "render", "validate"]

@@ -1,0 +1,261 @@
+"""Door and lobby screens: the rooms' live streams, door-screen actions, the status API.
+
+- `GET /player/api/live?widget=room_status&room_id=3` (a screen, by its key) and
+  `GET /widgets/live?...` (a signed-in preview): Server-Sent Events, `event: html`
+  with `{"html", "state"}`, the widget's live part, sent at once, whenever the
+  room (or, for a meeting list, any booking) changes, and every REFRESH_SECONDS.
+- `POST /player/api/rooms/{id}/check-in|end|extend|walkup|service` (a screen):
+  only a screen of that room may act: its `room_id` (set in the fleet) is the room,
+  or its published layout has a room-status widget of that room.
+- `GET /api/v1/rooms/{id}/status`: state, colour, current and next meeting.
+- `POST /api/v1/clock` (admins, only with SIGNAGE_TEST_CLOCK): shift the booking clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from booking_api import checkin, walkup
+from booking_api.rooms import MANAGERS, get_room, may_manage
+from booking_api.roomstate import load_status, public
+from booking_api.sensors import door_of
+from player.models import Screen
+from playlists.models import Layout, LayoutVersion
+from signage import audit, clock, openapi
+from signage.api import json_body, parse
+from signage.auth import SCREEN, SIGNED_IN, route
+from signage.errors import AppError, Forbidden, Invalid, NotFound
+from signage.i18n import gettext as _
+from widgets import meeting_list, room_status
+
+REFRESH_SECONDS = 30
+PING_SECONDS = 15
+
+
+def live_options(params) -> tuple[str, BaseModel]:
+    kind = params.get("widget", "")
+    model = {"room_status": room_status.RoomStatusOptions, "meeting_list": meeting_list.MeetingListOptions}.get(kind)
+    if model is None:
+        raise Invalid(_("widget is room_status or meeting_list."), {"field": "widget"})
+    raw = {k: v for k, v in params.items() if k in model.model_fields and v != ""}
+    try:
+        return kind, model.model_validate(raw)
+    except ValidationError as exc:
+        raise Invalid(
+            _("The widget options are not valid."),
+            [{"field": str(e["loc"][0]), "message": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+async def live_html(request: Request, kind: str, options: BaseModel) -> dict:
+    settings, base = request.app.state.settings, str(request.base_url).rstrip("/")
+
+    def qr_link(booking_id: int) -> str:
+        return f"{base}/m/checkin/{checkin.qr_token(settings, options.room_id, booking_id)}"
+
+    async with request.app.state.db.session() as s:
+        if kind == "room_status":
+            html, state = await room_status.body(options, s, settings, clock.now(), qr_link)
+        else:
+            html, state = await meeting_list.body(options, s, settings, clock.now())
+    return {"html": html, "state": state}
+
+
+async def live(request: Request) -> Response:
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        raise Invalid(_("This is an event stream; open it with EventSource."))
+    kind, options = live_options(request.query_params)
+    if kind == "room_status" and options.room_id:
+        channels: tuple[str, ...] = (f"room:{options.room_id}", "clock")
+    else:
+        channels = ("bookings", "rooms", "clock")
+    bus = request.app.state.bus
+
+    async def stream():
+        async with bus.subscribe(*channels) as sub:
+            while True:
+                yield {"event": "html", "data": json.dumps(await live_html(request, kind, options))}
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sub.__anext__(), REFRESH_SECONDS)
+                while not sub.queue.empty():  # a burst of events: one render
+                    sub.queue.get_nowait()
+
+    return EventSourceResponse(
+        stream(), ping=PING_SECONDS, send_timeout=30, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"}
+    )
+
+
+# ---------------------------------------------------------------- door-screen actions
+
+
+async def screen_may_act(request: Request, room_id: int) -> Screen:
+    screen = request.state.screen
+    if not screen.claimed:
+        raise Forbidden(_("This screen is not paired."))
+    if getattr(screen, "room_id", None) == room_id:
+        return screen
+    async with request.app.state.db.session() as s:
+        content = await s.scalar(
+            select(LayoutVersion.content)
+            .join(Layout, Layout.id == LayoutVersion.layout_id)
+            .where(Layout.id == screen.layout_id, LayoutVersion.version == Layout.published_version)
+        )
+    for region in (content or {}).get("regions", []):
+        if region.get("widget") == "room_status" and (region.get("options") or {}).get("room_id") == room_id:
+            return screen
+    raise Forbidden(_("This screen is not the door screen of this room."))
+
+
+class DoorAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    booking_id: int | None = None
+    minutes: int = Field(15, ge=5, le=240)
+    until: AwareDatetime | None = None
+
+
+async def door_action(request: Request) -> Response:
+    room_id, action = request.path_params["id"], request.path_params["action"]
+    if action not in ("check-in", "end", "extend", "walkup", "service"):
+        raise NotFound(_("No such door-screen action."))
+    name = {"service": "room.service_call", "walkup": "booking.walk_up"}.get(
+        action, "booking." + action.replace("-", "_")
+    )
+    try:
+        screen = await screen_may_act(request, room_id)
+        body = parse(DoorAction, await json_body(request))
+        if action in ("check-in", "end", "extend") and body.booking_id is None:
+            raise Invalid(_("Say which meeting (booking_id)."), {"field": "booking_id"})
+        if action == "check-in":
+            answer = await checkin.check_in(request, body.booking_id, "door", room_id=room_id)
+        elif action == "end":
+            answer = await checkin.end_meeting(request, body.booking_id, room_id=room_id)
+        elif action == "extend":
+            answer = await checkin.extend_meeting(request, body.booking_id, body.minutes, room_id=room_id)
+        elif action == "walkup":
+            answer = await walkup.walk_up(request, room_id, body.until.astimezone(dt.UTC) if body.until else None)
+        else:
+            answer = await service_call(request, room_id, screen)
+    except AppError as exc:
+        await audit.record(request, name, f"room:{room_id}", result="failure", reason=exc.message)
+        raise
+    target = f"booking:{answer['booking_id']}" if answer.get("booking_id") else f"room:{room_id}"
+    await audit.record(request, name, target, reason=f"door screen {request.state.screen.id}")
+    return JSONResponse(answer)
+
+
+async def service_call(request: Request, room_id: int, screen: Screen) -> dict:
+    """A call for the service desk (SPEC B9 shows it); here: the event and the audit entry."""
+    async with request.app.state.db.session() as s:
+        room = await get_room(s, room_id)
+    await request.app.state.bus.notify(
+        "service", {"type": "service_call", "room_id": room_id, "room": room.name, "screen_id": screen.id}
+    )
+    return {"room_id": room_id, "called": True}
+
+
+# ---------------------------------------------------------------- API
+
+
+async def api_status(request: Request) -> Response:
+    async with request.app.state.db.session() as s:
+        room = await get_room(s, request.path_params["id"])
+        status = await load_status(s, room, clock.now(), request.app.state.settings)
+    return JSONResponse(public(status))
+
+
+class DoorRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checkin_opens_minutes: int | None = Field(None, ge=0, le=240, description="null: the site default")
+    checkin_grace_minutes: int | None = Field(None, ge=1, le=240, description="null: the site default")
+    release_no_shows: bool = True
+    sensor_absent_minutes: int = Field(0, ge=0, le=240)
+
+
+async def api_door_rules(request: Request) -> Response:
+    """A room's check-in window and no-show rules (room admins)."""
+    room_id = request.path_params["id"]
+    try:
+        body = parse(DoorRules, await json_body(request))
+        async with request.app.state.db.begin() as s:
+            await get_room(s, room_id)
+            if not await may_manage(s, request.state.user, room_id):
+                raise Forbidden(_("Only the room's admins may change its door-screen rules."))
+            door = await door_of(s, room_id)
+            for name, value in body.model_dump().items():
+                setattr(door, name, value)
+    except AppError as exc:
+        await audit.record(request, "room.door_rules", f"room:{room_id}", result="failure", reason=exc.message)
+        raise
+    await audit.record(request, "room.door_rules", f"room:{room_id}")
+    await request.app.state.bus.notify("bookings", {"type": "room", "rooms": [room_id]})
+    return JSONResponse({"room_id": room_id, **body.model_dump()})
+
+
+class ClockShift(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shift_seconds: float = Field(ge=-366 * 86400, le=366 * 86400)
+
+
+async def api_clock(request: Request) -> Response:
+    if not request.app.state.settings.test_clock:
+        raise NotFound(_("The clock can be shifted only with SIGNAGE_TEST_CLOCK on (tests and demos)."))
+    body = parse(ClockShift, await json_body(request))
+    now = clock.shift(body.shift_seconds)
+    await audit.record(request, "clock.shift", "", reason=f"{body.shift_seconds:+} s")
+    await request.app.state.bus.notify("clock", {"type": "clock", "now": now.isoformat()})
+    return JSONResponse({"now": now.isoformat(), "offset_seconds": clock.offset()})
+
+
+class MeetingOut(BaseModel):
+    id: int
+    title: str
+    organizer: str
+    start: str
+    end: str
+    status: str
+    checked_in: bool
+    minutes_left: int | None
+
+
+class CheckinOut(BaseModel):
+    booking_id: int
+    title: str
+    opens: str
+    closes: str
+
+
+class RoomStatusOut(BaseModel):
+    room: dict
+    state: str = Field(description="free, booked (not started), in_progress or ended")
+    colour: str = Field(description="white, orange, blue or gray")
+    at: str
+    current: MeetingOut | None
+    next: MeetingOut | None
+    checkin: CheckinOut | None = Field(description="the meeting whose check-in is open now")
+    can_extend: bool
+    extend_minutes: int
+    walkup_until: str | None = Field(description="a walk-up booking now may last until then")
+
+
+openapi.add(
+    "put", "/api/v1/rooms/{id}/door", "A room's check-in window and no-show rules", body=DoorRules, tag="check-in"
+)
+openapi.add("get", "/api/v1/rooms/{id}/status", "A room's state now", response=RoomStatusOut, tag="check-in")
+
+routes = [
+    route("/player/api/live", live, allow=SCREEN),
+    route("/widgets/live", live, allow=SIGNED_IN, name="widgets_live"),
+    route("/player/api/rooms/{id:int}/{action}", door_action, methods=["POST"], allow=SCREEN),
+    route("/api/v1/rooms/{id:int}/status", api_status, allow=SIGNED_IN),
+    route("/api/v1/rooms/{id:int}/door", api_door_rules, methods=["PUT"], allow=MANAGERS),
+    route("/api/v1/clock", api_clock, methods=["POST"], allow=("admin",)),
+]

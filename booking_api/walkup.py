@@ -1,0 +1,62 @@
+"""Walk-up booking on the door screen (SPEC B5): book the room now, until the next meeting.
+
+Two taps: "Book now" shows until when (`roomstate.load_status` works that out: the
+next booking less the room's buffer, closing time, the room's longest booking, at
+most an hour); "Confirm" books it. Someone is standing there, so it is checked in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+
+from booking_api import rules
+from booking_api.bookings import announce
+from booking_api.models import Booking, CheckIn
+from booking_api.rooms import get_room
+from booking_api.roomstate import load_status
+from signage import clock
+from signage.errors import Conflict, Invalid
+from signage.i18n import gettext as _
+
+SHORTEST = dt.timedelta(minutes=5)
+
+
+async def walk_up(request: Request, room_id: int, until: dt.datetime | None = None) -> dict:
+    now, settings = clock.now(), request.app.state.settings
+    start = now.replace(microsecond=0)
+    try:
+        async with request.app.state.db.begin() as s:
+            room = await get_room(s, room_id)
+            status = await load_status(s, room, now, settings)
+            if status["current"] is not None:
+                raise Conflict(_("%(room)s is in use.", room=room.name))
+            limit = status["walkup_until_at"]
+            if limit is None:
+                raise Conflict(_("%(room)s is not free long enough to book now.", room=room.name))
+            end = min(until, limit) if until else limit
+            if end - start < SHORTEST:
+                raise Invalid(_("A walk-up booking lasts at least 5 minutes."), {"field": "until"})
+            if not rules.within_open_hours(room, start, end, ZoneInfo(settings.timezone)):
+                raise Conflict(_("%(room)s is closed now.", room=room.name))
+            if await rules.conflicts(s, room.id, start, rules.blocked_until(room, end)):
+                raise Conflict(_("%(room)s is not free long enough to book now.", room=room.name))
+            b = Booking(
+                room_id=room.id,
+                title=_("Walk-up meeting"),
+                organizer_id=None,
+                start_at=start,
+                end_at=end,
+                blocked_until=rules.blocked_until(room, end),
+                status="confirmed",
+            )
+            s.add(b)
+            await s.flush()
+            s.add(CheckIn(booking_id=b.id, at=now, via="walkup"))
+    except IntegrityError:
+        raise Conflict(_("%(room)s is not free long enough to book now.", room=room_id)) from None
+    await announce(request, {room_id})
+    return {"booking_id": b.id, "room_id": room_id, "start": b.start_at.isoformat(), "end": b.end_at.isoformat()}
