@@ -62,10 +62,8 @@ class Site:
         return run_sync(run())
 
 
-@pytest.fixture(autouse=True)
-def only_sqlite(backend):
-    if backend != "sqlite":
-        pytest.skip("the door screen in the browser does not depend on the database (tests/test_doors.py runs on both)")
+# The door screen in the browser does not depend on the database (tests/test_doors.py runs on both).
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def shows(page, state, colour):
