@@ -250,6 +250,13 @@ openapi.add(
     "put", "/api/v1/rooms/{id}/door", "A room's check-in window and no-show rules", body=DoorRules, tag="check-in"
 )
 openapi.add("get", "/api/v1/rooms/{id}/status", "A room's state now", response=RoomStatusOut, tag="check-in")
+openapi.add(
+    "post",
+    "/api/v1/clock",
+    "Shift the booking clock (admins; only when SIGNAGE_TEST_CLOCK is on, for tests and demos; 404 otherwise)",
+    body=ClockShift,
+    tag="check-in",
+)
 
 routes = [
     route("/player/api/live", live, allow=SCREEN),

@@ -20,7 +20,7 @@ from widgets import weather
 from widgets.models import WeatherReading
 from widgets.text import formatted
 
-TYPES = ["clock", "weather", "image", "video", "text", "qrcode", "webpage"]
+TYPES = ["clock", "weather", "image", "video", "text", "qrcode", "webpage", "room_status", "meeting_list"]
 
 
 def preview(client, widget, **options):
