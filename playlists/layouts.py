@@ -31,8 +31,18 @@ PRESETS = {"1920x1080": (1920, 1080), "1080x1920": (1080, 1920), "1280x800": (12
 MAX_SIDE = 7680
 # Starting points: each region as fractions of the canvas (x, y, w, h) and a widget type.
 TEMPLATES = {
-    "door": (lazy("Door display"), "1280x800", [(0, 0, 0.62, 1, "image"), (0.62, 0, 0.38, 1, "clock")]),
-    "lobby": (lazy("Lobby board"), "1920x1080", [(0, 0, 0.7, 1, "image"), (0.7, 0, 0.3, 0.4, "clock")]),
+    # A door display: the room's status large; a clock and the room's day beside it (choose the room).
+    "door": (
+        lazy("Door display"),
+        "1280x800",
+        [(0, 0, 0.7, 1, "room_status"), (0.7, 0, 0.3, 0.375, "clock"), (0.7, 0.375, 0.3, 0.625, "meeting_list")],
+    ),
+    # A lobby board: every room's meetings under a clock, an image beside them.
+    "lobby": (
+        lazy("Lobby board"),
+        "1920x1080",
+        [(0, 0, 1, 0.15, "clock"), (0, 0.15, 0.7, 0.85, "meeting_list"), (0.7, 0.15, 0.3, 0.85, "image")],
+    ),
     "fullscreen": (lazy("Full-screen media"), "1920x1080", [(0, 0, 1, 1, "image")]),
     "poster": (lazy("Portrait poster"), "1080x1920", [(0, 0, 1, 0.8, "image"), (0, 0.8, 1, 0.2, "clock")]),
 }

@@ -91,7 +91,7 @@ def test_templates_custom_sizes_and_duplicates(client):
     r = client.post("/layouts", data={"name": "Door 3F", "size": "1280x800", "template": "door", "csrf_token": token})
     assert r.status_code == 200
     door = rows(client, select(Layout))[0]
-    assert [r["widget"] for r in door.regions] == ["image", "clock"]
+    assert [r["widget"] for r in door.regions] == ["room_status", "clock", "meeting_list"]
     assert all(r["x"] + r["w"] <= 1280 and r["y"] + r["h"] <= 800 for r in door.regions)
     client.post("/layouts", data={"name": "Poster", "size": "", "template": "poster", "csrf_token": token})
     poster = rows(client, select(Layout).where(Layout.name == "Poster"))[0]
