@@ -225,10 +225,16 @@ async def load(url: str, path: str, headers: dict, concurrency: int, warmup: flo
 # ---------------------------------------------------------------- 2. SSE clients (child process)
 
 
-def sse_child(port: int, keys: list[str], ready, received, stop, conn) -> None:
-    """Opens one SSE stream per key; records time.time() of every `changed` event.
+# What a screen's stream sends when something newer is there (player/stream.py): the new
+# layout itself (`layout`) or the whole state (`state`; also once right after `hello`, before
+# any publish, which the matching below ignores).
+UPDATES = (b"layout", b"state")
 
-    `ready` counts streams that got `hello`, `received` counts `changed` events,
+
+def sse_child(port: int, keys: list[str], ready, received, stop, conn) -> None:
+    """Opens one SSE stream per key; records time.time() of every update event (UPDATES).
+
+    `ready` counts streams that got `hello`, `received` counts update events,
     `stop` (an Event) ends it; the results go back through `conn`.
     """
     raise_nofile(len(keys) + 1024)
@@ -267,7 +273,7 @@ def sse_child(port: int, keys: list[str], ready, received, stop, conn) -> None:
                     raise RuntimeError("stream closed by server")
                 if line.startswith(b"event:"):
                     name = line[6:].strip()
-                    if name == b"changed":
+                    if name in UPDATES:
                         times[i].append(time.time())
                         with received.get_lock():
                             received.value += 1
@@ -400,7 +406,7 @@ async def bench_sse(args, ours: Server, token: str, report: dict) -> None:
     if result is None:
         raise RuntimeError("SSE client process sent no results")
 
-    # the first `changed` at or after publish k (and before publish k+1) belongs to publish k
+    # the first update at or after publish k (and before publish k+1) belongs to publish k
     rounds: list[list[float]] = [[] for _ in t0s]
     for times in result["times"]:
         seen = set()
