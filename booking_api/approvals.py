@@ -66,7 +66,8 @@ async def _decide_and_record(request: Request, approve: bool, reason: str, scope
     return b
 
 
-async def inbox(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
+async def pending_for(request: Request, limit: int) -> list:
+    """(booking, room, organizer) waiting for approval in the rooms this user approves (admins: all)."""
     user = request.state.user
     query = (
         select(Booking, Room, User)
@@ -78,7 +79,11 @@ async def inbox(request: Request, error: AppError | None = None, status_code: in
     if user.role != "admin":
         query = query.join(RoomOwner, RoomOwner.room_id == Room.id).where(RoomOwner.user_id == user.id)
     async with request.app.state.db.session() as s:
-        pending = (await s.execute(query.limit(500))).all()
+        return (await s.execute(query.limit(limit))).all()
+
+
+async def inbox(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
+    pending = await pending_for(request, 500)
     return render(request, "booking_api/approvals.html", {"pending": pending, "error": error}, status_code=status_code)
 
 

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from booking_api import approvals, checkin, ical
 from booking_api.bookings import BookingIn, create_booking, get_booking
-from booking_api.models import Attendee, Booking, CheckIn, Reply, Room, RoomOwner
+from booking_api.models import Attendee, Booking, CheckIn, Reply, Room
 from booking_api.pages import from_local_input
 from booking_api.roomstate import load_status
 from signage import audit, clock
@@ -27,7 +27,6 @@ from signage.api import parse
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Invalid
 from signage.i18n import gettext as _
-from signage.models import User
 from signage.templating import render
 
 NOTICE_DAYS = 14
@@ -197,18 +196,7 @@ async def reply(request: Request) -> Response:
 
 
 async def approvals_page(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
-    user = request.state.user
-    query = (
-        select(Booking, Room, User)
-        .join(Room, Room.id == Booking.room_id)
-        .outerjoin(User, User.id == Booking.organizer_id)
-        .where(Booking.status == "pending")
-        .order_by(Booking.start_at)
-    )
-    if user.role != "admin":
-        query = query.join(RoomOwner, RoomOwner.room_id == Room.id).where(RoomOwner.user_id == user.id)
-    async with request.app.state.db.session() as s:
-        pending = (await s.execute(query.limit(200))).all()
+    pending = await approvals.pending_for(request, 200)
     return page(request, "approvals", {"pending": pending, "error": error}, status_code)
 
 
