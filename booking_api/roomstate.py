@@ -25,7 +25,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import exists, or_, select, update
 
 from booking_api.availability import room_status
 from booking_api.models import ACTIVE, Booking, CheckIn, DoorSettings, Room
@@ -38,6 +38,7 @@ COLOURS = {"free": "white", "booked": "orange", "in_progress": "blue", "ended": 
 EXTEND_MINUTES = 15
 WALKUP_DEFAULT_MINUTES = 60  # a walk-up booking with no next meeting that day lasts at most this long
 MAX_SLEEP = 300.0  # seconds; the timer re-reads the database at least this often
+COALESCE = 0.1  # seconds; changes this close together wake the timer once
 RELEASE_LOOKBACK = dt.timedelta(hours=12)  # older unchecked meetings are history, never released
 
 
@@ -176,11 +177,6 @@ def public(status: dict) -> dict:
 # ---------------------------------------------------------------- the timer
 
 
-def boundaries(b: Booking, rules: dict) -> list[dt.datetime]:
-    opens, closes = checkin_window(b, rules)
-    return [opens, b.start_at, closes, b.end_at]
-
-
 async def publish_rooms(bus, room_ids) -> None:
     for room_id in sorted(room_ids):
         await bus.notify(f"room:{room_id}", {"type": "tick", "room_id": room_id})
@@ -278,33 +274,44 @@ async def _buffer(db, room_id: int) -> dt.timedelta:
     return dt.timedelta(minutes=room.buffer_minutes if room else 0)
 
 
-async def next_boundary(db, now: dt.datetime, settings) -> tuple[dt.datetime | None, dict[int, list]]:
-    """The earliest boundary after `now`, and every room's boundaries (to see which moved)."""
+async def next_boundary(
+    db, now: dt.datetime, settings, since: dt.datetime | None = None
+) -> tuple[dt.datetime | None, dict[int, list]]:
+    """The earliest boundary after `now`, and the boundaries of every room that has one
+    between `since` and the timer's horizon (to see which rooms moved).
+
+    Only the bookings that can have a boundary in that window are read, as plain
+    columns: a boundary lies between start - opens and max(end, start + grace), and
+    neither window is longer than `reach`.
+    """
+    since = min(since or now, now - dt.timedelta(seconds=MAX_SLEEP))
     horizon = now + dt.timedelta(seconds=MAX_SLEEP)
+    reach = dt.timedelta(minutes=max(240, settings.checkin_opens_minutes, settings.checkin_grace_minutes))
     async with db.session() as s:
         found = (
             await s.execute(
-                select(Booking, DoorSettings)
-                .outerjoin(DoorSettings, DoorSettings.room_id == Booking.room_id)
-                .where(
+                select(Booking.room_id, Booking.start_at, Booking.end_at).where(
                     Booking.status.in_(ACTIVE),
-                    Booking.end_at > now - dt.timedelta(seconds=MAX_SLEEP),
-                    Booking.start_at < horizon + dt.timedelta(days=1),
+                    Booking.start_at < horizon + reach,
+                    or_(Booking.end_at > since, Booking.start_at > since - reach),
                 )
             )
         ).all()
-        doors = (
-            await s.scalars(
-                select(DoorSettings).where(
-                    and_(DoorSettings.sensor_absent_minutes > 0, DoorSettings.present.is_(False))
-                )
-            )
-        ).all()
+        doors = {d.room_id: d for d in (await s.scalars(select(DoorSettings))).all()}
+    rules: dict[int, dict] = {}
     by_room: dict[int, list] = {}
-    for b, door in found:
-        by_room.setdefault(b.room_id, []).extend(boundaries(b, door_rules(door, settings)))
-    for door in doors:
-        if door.present_since:
+    for room_id, start, end in found:
+        r = rules.get(room_id)
+        if r is None:
+            r = rules[room_id] = door_rules(doors.get(room_id), settings)
+        by_room.setdefault(room_id, []).extend((start - r["opens"], start, start + r["grace"], end))
+    for door in doors.values():
+        if (
+            door.sensor_absent_minutes
+            and door.sensor_absent_minutes > 0
+            and door.present is False
+            and door.present_since
+        ):
             by_room.setdefault(door.room_id, []).append(
                 door.present_since + dt.timedelta(minutes=door.sensor_absent_minutes)
             )
@@ -343,6 +350,11 @@ class RoomTimer:
                     delay = 5.0
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(sub.__anext__(), delay)
+                    # Woken by a change: let a burst of bookings land, then tick once for all of it.
+                    # (Each booking already told its own room; the timer only re-aims its sleep.)
+                    await asyncio.sleep(COALESCE)
+                    while not sub.queue.empty():
+                        sub.queue.get_nowait()
 
     async def tick(self, last: dt.datetime) -> float:
         """Act on what came due since `last`; seconds until the next boundary."""
@@ -353,7 +365,7 @@ class RoomTimer:
         ended = await end_absent_meetings(db, now, settings)
         for b in released:
             await state.bus.notify(f"user:{b.organizer_id}", {"type": "no_show", "booking_id": b.id})
-        upcoming, by_room = await next_boundary(db, now, settings)
+        upcoming, by_room = await next_boundary(db, now, settings, since=last)
         moved = {room for room, times in by_room.items() if any(last < t <= now for t in times)}
         moved |= {b.room_id for b in (*released, *ended)}
         if released or ended:

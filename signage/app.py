@@ -8,10 +8,11 @@ import contextlib
 import gc
 import logging
 
+from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -86,6 +87,47 @@ class BodyLimit:
 
 def _too_large(max_bytes: int) -> str:
     return i18n.gettext("The upload is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
+
+
+class IndexedRouter(Router):
+    """Starlette's router with a dictionary in front for plain paths (no parameters).
+
+    Starlette tries the ~200 routes one by one, with a regular expression each; a
+    request for a plain path now finds its routes at once. A plain path is indexed
+    only when no route before it could match it too, so the first match stays the
+    one Starlette's order gives; everything else (parameters, 405, redirects) goes
+    through Starlette's own loop.
+    """
+
+    _indexed: tuple[int, dict[str, list[BaseRoute]]] = (-1, {})
+
+    def _index(self) -> dict[str, list[BaseRoute]]:
+        count, index = self._indexed
+        if count != len(self.routes):
+            index, before = {}, []
+            for route in self.routes:
+                path = getattr(route, "path", None)
+                if isinstance(route, Route) and "{" not in path:
+                    if not any(r.path_regex.match(path) for r in before if hasattr(r, "path_regex")):
+                        index.setdefault(path, []).append(route)
+                    else:
+                        before.append(route)
+                else:
+                    before.append(route)
+            self._indexed = (len(self.routes), index)
+        return index
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self._index().get(get_route_path(scope), ()):
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.setdefault("router", self)
+                    scope["route"] = route
+                    scope.update(child_scope)
+                    await route.handle(scope, receive, send)
+                    return
+        await super().app(scope, receive, send)
 
 
 def all_routes() -> list:
@@ -179,5 +221,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     ]
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=errors.handlers, lifespan=lifespan)
+    app.router.__class__ = IndexedRouter
     app.state.settings = settings
     return app
