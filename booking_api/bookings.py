@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from booking_api import recurrence, rules
+from booking_api import recurrence, rules, writer
 from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series
 from booking_api.rooms import get_room, may_manage
 from signage import audit, openapi
@@ -199,6 +199,8 @@ async def create_booking(request: Request, body: BookingIn, key: str = "", raw: 
     times = wanted_times(body, tz)
     db = request.app.state.db
     print_ = fingerprint(request, raw)
+    if not body.rrule:
+        return await create_one(request, body, times[0], key, print_, tz)
     try:
         async with db.begin() as s:
             if key:
@@ -232,6 +234,41 @@ async def create_booking(request: Request, body: BookingIn, key: str = "", raw: 
             raise await rules.conflict_error(s, room, clashes, max(len(body.attendees), 1), tz) from None
     await announce(request, {room.id})
     return 201, answer
+
+
+async def create_one(request: Request, body: BookingIn, times, key: str, print_: str, tz) -> tuple[int, dict]:
+    """A single booking through the fast write path (`booking_api.writer`)."""
+    user = request.state.user
+    wanted = writer.Wanted(
+        user_id=user.id,
+        user_email=user.email,
+        user_role=user.role,
+        client=request.client.host if request.client else "",
+        room_id=body.room_id,
+        title=body.title.strip(),
+        start=times[0],
+        end=times[1],
+        attendees=[a.model_dump() for a in body.attendees],
+        notes=body.notes,
+        services=body.services,
+        key=key,
+        fingerprint=print_,
+        tz=tz,
+    )
+    for _attempt in range(3):
+        result = await request.app.state.booking_writer.create(wanted)
+        if isinstance(result, writer.Replay):
+            return result.status, result.body  # type: ignore[return-value]
+        if result != writer.CONFLICT:
+            await announce(request, {body.room_id})
+            return 201, result
+        async with request.app.state.db.session() as s:  # the 409, with suggestions
+            room = await get_room(s, body.room_id)
+            clashes = await find_clashes(s, room, [times])
+            if clashes:
+                raise await rules.conflict_error(s, room, clashes, max(len(body.attendees), 1), tz)
+        # the clashing booking was cancelled meanwhile: try again
+    raise Conflict(_("The room is busy; please try again."))
 
 
 async def announce(request: Request, room_ids) -> None:

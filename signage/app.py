@@ -192,12 +192,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
         from booking_api.roomstate import RoomTimer
+        from booking_api.writer import Writer
         from media.jobs import Worker
         from signage import clock
 
         clock.reset()  # a shifted clock (SIGNAGE_TEST_CLOCK) never outlives its app
         app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
         app.state.media_worker.start()
+        app.state.booking_writer = Writer(app.state.db)
         app.state.room_timer = RoomTimer(app)
         await app.state.room_timer.start()
         try:
@@ -205,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.room_timer.stop()
             await app.state.media_worker.stop()
+            await app.state.booking_writer.close()
             await app.state.bus.stop()
             await app.state.db.close()
 

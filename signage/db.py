@@ -126,7 +126,7 @@ class Database:
         # instead of in SQLite's busy handler, which sleeps and retries (up to 100 ms a
         # try): under 50 concurrent bookings that sleeping was most of the time spent.
         # Other processes still meet at the file lock (busy_timeout).
-        self._write_lock = WriterQueue() if self.backend == "sqlite" else contextlib.nullcontext()
+        self.write_lock = WriterQueue() if self.backend == "sqlite" else contextlib.nullcontext()
 
     def session(self) -> AsyncSession:
         """A session for reads (and simple writes); commit it yourself."""
@@ -138,7 +138,7 @@ class Database:
 
         Never open one inside another: on SQLite the inner one would wait for the outer.
         """
-        async with self._write_lock, self._write_sessions() as s:
+        async with self.write_lock, self._write_sessions() as s:
             async with s.begin():
                 yield s
 
