@@ -1,5 +1,5 @@
-"""The baseline for bench/booking.py: a bare Starlette endpoint that reads a booking's
-JSON body and answers 201 (no middleware, no auth, no database).
+"""The baseline for bench/booking.py and bench/heartbeats.py: bare Starlette endpoints that
+read the JSON body and answer (no middleware, no auth, no database).
 
     uvicorn --app-dir bench bare_booking:app
 """
@@ -20,8 +20,19 @@ async def create(request: Request) -> JSONResponse:
     return JSONResponse({"id": next(ids), "room_id": body["room_id"], "status": "confirmed"}, status_code=201)
 
 
+async def report(request: Request) -> JSONResponse:
+    json.loads(await request.body())
+    return JSONResponse({"ok": True})
+
+
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[Route("/api/v1/bookings", create, methods=["POST"]), Route("/healthz", healthz)])
+app = Starlette(
+    routes=[
+        Route("/api/v1/bookings", create, methods=["POST"]),
+        Route("/player/api/heartbeat", report, methods=["POST"]),
+        Route("/healthz", healthz),
+    ]
+)

@@ -10,6 +10,7 @@ transaction slipped in, and that refusal becomes the same 409.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -120,7 +121,12 @@ def booking_json(b: Booking, attendees: list[Attendee] | None = None) -> dict:
 
 
 def site_tz(request: Request) -> ZoneInfo:
-    return ZoneInfo(request.app.state.settings.timezone)
+    return zone(request.app.state.settings.timezone)
+
+
+@functools.lru_cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def wanted_times(body: BookingIn, tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -141,7 +147,7 @@ async def find_clashes(s, room: Room, times, exclude=()) -> list:
 
 
 def fingerprint(request: Request, raw: bytes) -> str:
-    return hashlib.sha256(request.method.encode() + request.url.path.encode() + b"\0" + raw).hexdigest()
+    return hashlib.sha256(request.method.encode() + request.scope["path"].encode() + b"\0" + raw).hexdigest()
 
 
 async def replay(s, user_id: int, key: str, print_: str) -> Response | None:
@@ -198,7 +204,7 @@ async def create_booking(request: Request, body: BookingIn, key: str = "", raw: 
     tz, user = site_tz(request), request.state.user
     times = wanted_times(body, tz)
     db = request.app.state.db
-    print_ = fingerprint(request, raw)
+    print_ = fingerprint(request, raw) if key else ""
     if not body.rrule:
         return await create_one(request, body, times[0], key, print_, tz)
     try:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, or_, select, update
@@ -38,12 +39,15 @@ COLOURS = {"free": "white", "booked": "orange", "in_progress": "blue", "ended": 
 EXTEND_MINUTES = 15
 WALKUP_DEFAULT_MINUTES = 60  # a walk-up booking with no next meeting that day lasts at most this long
 MAX_SLEEP = 300.0  # seconds; the timer re-reads the database at least this often
-COALESCE = 0.1  # seconds; changes this close together wake the timer once
+COALESCE = 0.5  # seconds; changes this close together wake the timer once
 RELEASE_LOOKBACK = dt.timedelta(hours=12)  # older unchecked meetings are history, never released
 
 
 def door_rules(door: DoorSettings | None, settings) -> dict:
-    door = door or DoorSettings()
+    if door is None:
+        door = SimpleNamespace(
+            checkin_opens_minutes=None, checkin_grace_minutes=None, release_no_shows=None, sensor_absent_minutes=0
+        )
     opens = door.checkin_opens_minutes
     grace = door.checkin_grace_minutes
     return {

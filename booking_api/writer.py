@@ -128,6 +128,7 @@ class Writer:
         self.conn: sqlite3.Connection | None = None
         self.pg_free: asyncio.Queue | None = None
         self.pg_open: set = set()
+        self.pg_count = 0
 
     async def create(self, w: Wanted) -> dict | Replay | str:
         """The new booking's answer, a stored answer to replay, or CONFLICT; raises AppError."""
@@ -273,16 +274,30 @@ class Writer:
     # ------------------------------------------------------------ PostgreSQL
 
     async def _pg_connection(self):
+        """A free connection; a new one while fewer than PG_CONNECTIONS exist."""
         if self.pg_free is None:
             self.pg_free = asyncio.Queue()
-        if self.pg_free.empty() and len(self.pg_open) < PG_CONNECTIONS:
-            import asyncpg
+        while True:
+            if self.pg_free.empty() and self.pg_count < PG_CONNECTIONS:
+                import asyncpg
 
-            dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            conn = await asyncpg.connect(dsn)
-            self.pg_open.add(conn)
-            return conn
-        return await self.pg_free.get()
+                self.pg_count += 1  # counted before the await: 200 requests at once open 8, not 200
+                try:
+                    dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                    conn = await asyncpg.connect(dsn)
+                except BaseException:
+                    self.pg_count -= 1
+                    self.pg_free.put_nowait(None)
+                    raise
+                self.pg_open.add(conn)
+                return conn
+            conn = await self.pg_free.get()
+            if conn is not None and conn.is_closed():  # the server went away meanwhile
+                self.pg_open.discard(conn)
+                self.pg_count -= 1
+                continue
+            if conn is not None:  # None: a connection was dropped, its place is free
+                return conn
 
     async def _postgres(self, w: Wanted):
         import asyncpg
@@ -292,6 +307,8 @@ class Writer:
             result = await self._postgres_on(conn, w)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
             self.pg_open.discard(conn)  # a broken connection is not given back
+            self.pg_count -= 1
+            self.pg_free.put_nowait(None)
             conn.terminate()
             raise
         self.pg_free.put_nowait(conn)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import segno
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -135,9 +135,7 @@ async def ack(request: Request) -> Response:
         values["applied_layout"] = str(body.get("layout", ""))[:40]
     if "received" in body:
         values["received_version"] = whole(body, "received")
-    async with request.app.state.db.begin() as s:
-        await s.execute(update(Screen).where(Screen.id == screen.id).values(**values))
-    await request.app.state.bus.notify("screens", {"type": "ack", "screen_id": screen.id})
+    await request.app.state.screen_reports.save(screen.id, values, "ack")
     return JSONResponse({"ok": True})
 
 
@@ -151,9 +149,7 @@ async def heartbeat(request: Request) -> Response:
     screen = request.state.screen
     body = parse(HeartbeatIn, await json_body(request))
     values = {"last_seen": utcnow(), "address": client_address(request), **body.model_dump()}
-    async with request.app.state.db.begin() as s:
-        await s.execute(update(Screen).where(Screen.id == screen.id).values(**values))
-    await request.app.state.bus.notify("screens", {"type": "heartbeat", "screen_id": screen.id})
+    await request.app.state.screen_reports.save(screen.id, values, "heartbeat")
     return JSONResponse({"ok": True, "heartbeat_seconds": HEARTBEAT_SECONDS})
 
 

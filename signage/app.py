@@ -194,12 +194,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         from booking_api.roomstate import RoomTimer
         from booking_api.writer import Writer
         from media.jobs import Worker
+        from player.seen import ScreenReports
         from signage import clock
 
         clock.reset()  # a shifted clock (SIGNAGE_TEST_CLOCK) never outlives its app
         app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
         app.state.media_worker.start()
         app.state.booking_writer = Writer(app.state.db)
+        app.state.screen_reports = ScreenReports(app.state.db, app.state.bus)
         app.state.room_timer = RoomTimer(app)
         await app.state.room_timer.start()
         try:
@@ -208,6 +210,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.room_timer.stop()
             await app.state.media_worker.stop()
             await app.state.booking_writer.close()
+            await app.state.screen_reports.close()
             await app.state.bus.stop()
             await app.state.db.close()
 
@@ -224,6 +227,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     ]
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=errors.handlers, lifespan=lifespan)
+    assert app.router.middleware_stack == app.router.app  # no router-level middleware to keep
     app.router.__class__ = IndexedRouter
+    app.router.middleware_stack = app.router.app  # Router.__init__ bound Router.app
     app.state.settings = settings
     return app

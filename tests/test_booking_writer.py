@@ -152,3 +152,26 @@ def test_a_burst_through_a_real_server(make_server, backend):
     listed = httpx.get(f"{server.url}/api/v1/bookings", params={"room_id": room["id"]}, headers=admin).json()
     listed = listed["bookings"] if isinstance(listed, dict) else listed
     assert sorted(b["id"] for b in listed) == sorted([first["id"], *(b["id"] for b in made)])
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_connections_the_server_dropped_are_replaced(client):
+    """PostgreSQL restarts or kills the writer's connections: the next bookings still work."""
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Dropped")
+    assert book(client, admin, room["id"], at(9), at(10)).status_code == 201
+    writer = client.app.state.booking_writer
+    assert writer.pg_open
+
+    async def kill():
+        pids = [c.get_server_pid() for c in writer.pg_open]
+        async with client.app.state.db.session() as s:
+            for pid in pids:
+                await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.3)  # the drivers see their sockets close
+
+    in_app(client, kill)
+    for hour in (11, 13, 15):
+        r = book(client, admin, room["id"], at(hour), at(hour + 1))
+        assert r.status_code == 201, r.text
+    assert writer.pg_count == len(writer.pg_open) <= 8
