@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
+import time
 from pathlib import Path
 
 import segno
@@ -26,6 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from player.models import Play, Screen
 from player.stream import LayoutCache, ScreenStream, frame
+from playlists import playing
 from playlists.layouts import render_content
 from playlists.models import LayoutVersion
 from playlists.playing import screen_layout
@@ -101,8 +103,29 @@ async def screen_state(request: Request, screen: Screen) -> dict:
     }
     if not screen.claimed:
         return state
-    state["layout"], state["next_check"] = await screen_layout(request.app.state.db, screen)
+    state["layout"], state["next_check"] = await screen_layout(
+        request.app.state.db, screen, render=lambda version: shared_render(request, version)
+    )
     return state
+
+
+async def shared_render(request: Request, version) -> tuple[dict, float | None]:
+    """A published version rendered once for every screen of the process (a reconnect
+    storm of 10,000 screens renders it once, not 10,000 times). A rendering is reused
+    for at most the cache's 30 s, and never past the moment one of its items starts or
+    stops being valid."""
+    key = ("content", version.layout_id, version.version)
+    cache = layouts(request)
+
+    async def make() -> tuple[dict, float | None]:
+        content, change = await playing.render_content(request.app.state.db, version.content)
+        return content, None if change is None else time.monotonic() + change
+
+    content, change_at = await cache.get(key, make)
+    if change_at is not None and change_at <= time.monotonic():
+        cache.items.pop(key, None)
+        content, change_at = await cache.get(key, make)
+    return content, None if change_at is None else max(change_at - time.monotonic(), 0.0)
 
 
 def shows(state: dict) -> str:

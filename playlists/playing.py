@@ -64,7 +64,14 @@ async def published(s, layout_id: int | None) -> LayoutVersion | None:
     return (await s.execute(query)).scalar_one_or_none()
 
 
-async def screen_layout(db, screen: Screen, now: dt.datetime | None = None) -> tuple[dict | None, float | None]:
+async def screen_layout(
+    db, screen: Screen, now: dt.datetime | None = None, render=None
+) -> tuple[dict | None, float | None]:
+    """The layout a screen plays now (rendered) and the seconds until that may change.
+
+    `render(version)` → (content, seconds until an item's validity changes) renders a
+    published version; the player passes one that shares renderings between screens.
+    """
     now = now or utcnow()
     async with db.session() as s:
         emergency = await emergency_for(s, screen.group_id)
@@ -78,7 +85,10 @@ async def screen_layout(db, screen: Screen, now: dt.datetime | None = None) -> t
     next_check = (change - now).total_seconds() if change else rules.HORIZON.total_seconds() if entries else None
     if version is None:
         return None, next_check
-    content, item_change = await render_content(db, version.content, now)
+    if render is not None:
+        content, item_change = await render(version)
+    else:
+        content, item_change = await render_content(db, version.content, now)
     if item_change is not None:
         next_check = min(next_check or item_change, item_change)
     return {"id": version.layout_id, "version": version.version, **content, "emergency": False}, next_check

@@ -2,6 +2,7 @@
 into the layouts that show them; the player's playlist regions."""
 
 import datetime as dt
+import time
 
 from conftest import api_token, csrf, login, rows
 from images import png
@@ -105,6 +106,32 @@ def test_disabled_and_out_of_date_items_are_skipped_with_a_timer(client):
     got = state(client, key)
     assert [i["id"] for i in got["layout"]["regions"][0]["items"]] == ["clock001"]
     assert 29 * 60 < got["next_check"] <= 30 * 60
+
+
+def test_a_shared_rendering_never_outlives_an_item_s_validity(client):
+    """Screens share one rendering of a version (player.routes.shared_render), but an item
+    that stops being valid is gone from the next state asked for after that moment."""
+    headers = api_token(client, "editor")
+    until = dt.datetime.now(UTC) + dt.timedelta(seconds=2)
+    items = [
+        {"id": "clock001", "widget": "clock", "duration": 8},
+        {"id": "clock002", "widget": "clock", "duration": 8, "valid_until": until.isoformat()},
+    ]
+    pid = client.post("/api/v1/playlists", headers=headers, json={"name": "Brief", "items": items}).json()["id"]
+    client.post(f"/api/v1/playlists/{pid}/publish", headers=headers)
+    lid = client.post("/api/v1/layouts", headers=headers, json={"name": "B", "regions": [playlist_region(pid)]})
+    lid = lid.json()["id"]
+    client.post(f"/api/v1/layouts/{lid}/publish", headers=headers)
+    _sid, first = make_screen(client, "First", layout_id=lid)
+    _sid, second = make_screen(client, "Second", layout_id=lid)
+    got = state(client, first)
+    assert [i["id"] for i in got["layout"]["regions"][0]["items"]] == ["clock001", "clock002"]
+    assert 0 < got["next_check"] <= 2
+    again = state(client, second)  # the same rendering, its timer counted from now
+    assert again["layout"] == got["layout"] and again["next_check"] <= got["next_check"]
+    time.sleep(max((until - dt.datetime.now(UTC)).total_seconds(), 0) + 0.2)
+    for key in (first, second):
+        assert [i["id"] for i in state(client, key)["layout"]["regions"][0]["items"]] == ["clock001"]
 
 
 def test_bad_playlists_are_refused_and_change_nothing(client):
