@@ -39,7 +39,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # after ROOT: bench/media.py must not hide media/
 
 from run import free_port, pct, raise_nofile, use_uvloop  # noqa: E402
 

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))
 from booking import HOST, PY, ROOT, cli, pg_database, start, stop  # noqa: E402
 
 HEARTBEAT_SECONDS = 60

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))
 from run import free_port  # noqa: E402
 
 PARTS = ["/player", "/static/player.js", "/static/player.css", "/static/widgets.js"]
