@@ -30,9 +30,9 @@ from player.stream import LayoutCache, ScreenStream, frame
 from playlists import playing
 from playlists.layouts import render_content
 from playlists.models import LayoutVersion
-from playlists.playing import screen_layout
+from playlists.playing import screen_layout, screen_layouts
 from signage.api import json_body, parse
-from signage.auth import PUBLIC, SCREEN, hash_token, route
+from signage.auth import PUBLIC, SCREEN, BatchLoader, hash_token, route
 from signage.db import utcnow
 from signage.errors import Invalid
 from signage.i18n import gettext as _
@@ -42,11 +42,11 @@ HEARTBEAT_SECONDS = 60  # the player's heartbeat; a screen is online while seen 
 STATIC = Path(__file__).parent / "static"
 
 
-def layouts(request: Request) -> LayoutCache:
+def layouts(app) -> LayoutCache:
     """The app's cache of rendered layout versions (one per app, made on first use)."""
-    cache = getattr(request.app.state, "player_layouts", None)
+    cache = getattr(app.state, "player_layouts", None)
     if cache is None:
-        cache = request.app.state.player_layouts = LayoutCache()
+        cache = app.state.player_layouts = LayoutCache()
     return cache
 
 
@@ -72,11 +72,6 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def load_screen(request: Request, screen_id: int) -> Screen | None:
-    async with request.app.state.db.session() as s:
-        return await s.get(Screen, screen_id)
-
-
 async def rendered_layout(request: Request, layout_id: int, version: int) -> dict | None:
     """`L` of the contract for one published version, rendered once per process (see `player.stream`)."""
     db = request.app.state.db
@@ -91,34 +86,56 @@ async def rendered_layout(request: Request, layout_id: int, version: int) -> dic
         content = await render_content(db, row.content)
         return {"id": row.layout_id, "version": row.version, "emergency": False, **content}
 
-    return await layouts(request).get((layout_id, version), make)
+    return await layouts(request.app).get((layout_id, version), make)
+
+
+def state_of(screen: Screen, layout: dict | None = None, next_check: float | None = None) -> dict:
+    return {
+        "screen": {"id": screen.id, "name": screen.name, "claimed": screen.claimed},
+        "code": None if screen.claimed else screen.pairing_code,
+        "layout": layout,
+        "next_check": next_check,
+    }
 
 
 async def screen_state(request: Request, screen: Screen) -> dict:
-    state: dict = {
-        "screen": {"id": screen.id, "name": screen.name, "claimed": screen.claimed},
-        "code": None if screen.claimed else screen.pairing_code,
-        "layout": None,
-        "next_check": None,
-    }
     if not screen.claimed:
-        return state
-    state["layout"], state["next_check"] = await screen_layout(
-        request.app.state.db, screen, render=lambda version: shared_render(request, version)
-    )
-    return state
+        return state_of(screen)
+    app = request.app
+    return state_of(screen, *await screen_layout(app.state.db, screen, render=lambda v: shared_render(app, v)))
 
 
-async def shared_render(request: Request, version) -> tuple[dict, float | None]:
+def screen_states(app) -> BatchLoader:
+    """Screens' states by id, many in one go: the screens asking while a read runs are read
+    together in the next one (a storm of 10,000 reconnecting screens: tens of reads, not
+    10,000). Each answer is read after it was asked for, so a stream that subscribed
+    before asking misses nothing. None: the screen is gone (unpaired)."""
+    loader = getattr(app.state, "screen_states", None)
+    if loader is None:
+
+        async def fetch(ids: list[int]) -> dict[int, dict]:
+            async with app.state.db.session() as s:
+                found = (await s.scalars(select(Screen).where(Screen.id.in_(ids)))).all()
+            claimed = [sc for sc in found if sc.claimed]
+            layouts_ = await screen_layouts(app.state.db, claimed, render=lambda v: shared_render(app, v))
+            states = {sc.id: state_of(sc) for sc in found if not sc.claimed}
+            states.update({sc.id: state_of(sc, *answer) for sc, answer in zip(claimed, layouts_, strict=True)})
+            return states
+
+        loader = app.state.screen_states = BatchLoader(fetch)
+    return loader
+
+
+async def shared_render(app, version) -> tuple[dict, float | None]:
     """A published version rendered once for every screen of the process (a reconnect
     storm of 10,000 screens renders it once, not 10,000 times). A rendering is reused
     for at most the cache's 30 s, and never past the moment one of its items starts or
     stops being valid."""
     key = ("content", version.layout_id, version.version)
-    cache = layouts(request)
+    cache = layouts(app)
 
     async def make() -> tuple[dict, float | None]:
-        content, change = await playing.render_content(request.app.state.db, version.content)
+        content, change = await playing.render_content(app.state.db, version.content)
         return content, None if change is None else time.monotonic() + change
 
     content, change_at = await cache.get(key, make)
@@ -209,10 +226,12 @@ async def events(request: Request) -> Response:
     screen_id, request.state.screen = request.state.screen.id, None  # held for hours: keep the stream small
     showing = {"have": request.query_params.get("have", "")[:60]}
 
-    async def full(screen_row: Screen | None) -> bytes:
-        if screen_row is None:
+    states = screen_states(request.app)
+
+    async def full() -> bytes:
+        current = await states.load(screen_id)
+        if current is None:
             return frame("revoked", "{}")
-        current = await screen_state(request, screen_row)
         showing["have"] = shows(current)
         return frame("state", current)
 
@@ -226,13 +245,12 @@ async def events(request: Request) -> Response:
             if body is not None:
                 showing["have"] = key
                 return body
-        return await full(await load_screen(request, screen_id))
+        return await full()
 
-    async def first() -> bytes:  # read again once subscribed: a change since is not missed
-        row = await load_screen(request, screen_id)
-        if row is None:
+    async def first() -> bytes:  # read once subscribed: a change since is not missed
+        current = await states.load(screen_id)
+        if current is None:
             return frame("revoked", "{}")
-        current = await screen_state(request, row)
         have, showing["have"] = showing["have"], shows(current)
         return b"" if have and showing["have"] == have else frame("state", current)
 
@@ -246,7 +264,7 @@ async def layout_frame(request: Request, layout_id: int, version: int) -> bytes 
         rendered = await rendered_layout(request, layout_id, version)
         return None if rendered is None else frame("layout", rendered)
 
-    return await layouts(request).get(("frame", layout_id, version), make)
+    return await layouts(request.app).get(("frame", layout_id, version), make)
 
 
 class StreamResponse(Response):

@@ -72,26 +72,73 @@ async def screen_layout(
     `render(version)` → (content, seconds until an item's validity changes) renders a
     published version; the player passes one that shares renderings between screens.
     """
+    return (await screen_layouts(db, [screen], now, render))[0]
+
+
+async def screen_layouts(db, screens: list[Screen], now: dt.datetime | None = None, render=None) -> list[tuple]:
+    """`screen_layout` for many screens with three queries in all (a reconnect storm)."""
     now = now or utcnow()
+    if not screens:
+        return []
+    ids = [sc.id for sc in screens]
+    groups = sorted({sc.group_id for sc in screens if sc.group_id is not None})
     async with db.session() as s:
-        emergency = await emergency_for(s, screen.group_id)
-        if emergency is not None:
-            return await emergency_layout(db, s, emergency, screen, now), None
-        entries = await entries_for(s, screen)
-        entry = rules.winner(entries, now)
-        version = await published(s, entry.layout_id if entry else screen.layout_id)
-    change = rules.next_change(entries, now)
-    # No change within the horizon: still look again then (an entry may start later).
-    next_check = (change - now).total_seconds() if change else rules.HORIZON.total_seconds() if entries else None
-    if version is None:
-        return None, next_check
-    if render is not None:
-        content, item_change = await render(version)
-    else:
-        content, item_change = await render_content(db, version.content, now)
-    if item_change is not None:
-        next_check = min(next_check or item_change, item_change)
-    return {"id": version.layout_id, "version": version.version, **content, "emergency": False}, next_check
+        alerts = (
+            await s.scalars(select(Emergency).where(Emergency.cleared_at.is_(None)).order_by(Emergency.id.desc()))
+        ).all()
+        aim = Schedule.screen_id.in_(ids)
+        if groups:
+            aim = or_(aim, Schedule.group_id.in_(groups))
+        schedules = (await s.scalars(select(Schedule).where(aim))).all()
+        entries_of: dict[int, list[rules.Entry]] = {}
+        for sc in screens:
+            entries_of[sc.id] = [
+                entry_of(r, sc.id)
+                for r in schedules
+                if r.screen_id == sc.id or (sc.group_id is not None and r.group_id == sc.group_id)
+            ]
+        wanted: dict[int, int | None] = {}
+        emergencies: dict[int, Emergency] = {}
+        for sc in screens:
+            emergency = next((e for e in alerts if e.group_id is None or e.group_id == sc.group_id), None)
+            if emergency is not None:
+                emergencies[sc.id] = emergency
+                continue
+            entry = rules.winner(entries_of[sc.id], now)
+            wanted[sc.id] = entry.layout_id if entry else sc.layout_id
+        layout_ids = sorted({v for v in wanted.values() if v is not None})
+        versions = {}
+        if layout_ids:
+            query = (
+                select(LayoutVersion)
+                .join(Layout, Layout.id == LayoutVersion.layout_id)
+                .where(Layout.id.in_(layout_ids), LayoutVersion.version == Layout.published_version)
+            )
+            versions = {v.layout_id: v for v in (await s.scalars(query)).all()}
+        done = {
+            sc.id: await emergency_layout(db, s, emergencies[sc.id], sc, now) for sc in screens if sc.id in emergencies
+        }
+    out = []
+    for sc in screens:
+        if sc.id in done:
+            out.append((done[sc.id], None))
+            continue
+        entries = entries_of[sc.id]
+        change = rules.next_change(entries, now)
+        # No change within the horizon: still look again then (an entry may start later).
+        next_check = (change - now).total_seconds() if change else rules.HORIZON.total_seconds() if entries else None
+        version = versions.get(wanted[sc.id])
+        if version is None:
+            out.append((None, next_check))
+            continue
+        if render is not None:
+            content, item_change = await render(version)
+        else:
+            content, item_change = await render_content(db, version.content, now)
+        if item_change is not None:
+            next_check = min(next_check or item_change, item_change)
+        out.append(({"id": version.layout_id, "version": version.version, **content, "emergency": False}, next_check))
+    return out
 
 
 async def emergency_layout(db, s, emergency: Emergency, screen: Screen, now: dt.datetime) -> dict:
