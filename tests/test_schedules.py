@@ -169,3 +169,44 @@ def test_publishing_tells_every_screen_whose_plan_involves_the_layout(client):
     assert untouched not in in_app(client, affected, lid)
     client.post("/api/v1/emergency", headers=headers, json={"layout_id": lid, "group_id": quiet_group})
     assert in_app(client, affected, lid) == {by_default, by_entry, in_group, untouched}
+
+
+def test_many_screens_at_once_play_what_each_plays_alone(client):
+    """`screen_layouts` (the batch a reconnect storm uses) answers for every screen what
+    `screen_layout` answers for it alone: own entries, group entries, overrides, defaults."""
+    from conftest import in_app
+
+    from player.models import Screen
+    from playlists.playing import screen_layout, screen_layouts
+
+    headers = api_token(client, "editor")
+    default, lobby, promo, alert = (published_layout(client, headers, n) for n in ("D", "L", "P", "A"))
+    lobbies, doors, quiet = make_group(client, "Lobbies"), make_group(client, "Doors"), make_group(client, "Quiet")
+    all_day = {"start_date": str(today_in()), "weekdays": list(range(7))}
+    client.post("/api/v1/schedules", headers=headers, json={"layout_id": lobby, "group_id": lobbies, **all_day})
+    ids = [
+        make_screen(client, "plain", layout_id=default)[0],
+        make_screen(client, "nothing")[0],
+        make_screen(client, "in lobbies", layout_id=default, group_id=lobbies)[0],
+        make_screen(client, "own entry", layout_id=default, group_id=lobbies)[0],
+        make_screen(client, "door", layout_id=default, group_id=doors)[0],
+        make_screen(client, "quiet", layout_id=default, group_id=quiet)[0],
+    ]
+    client.post("/api/v1/schedules", headers=headers, json={"layout_id": promo, "screen_id": ids[3], **all_day})
+    r = client.post("/api/v1/emergency", headers=headers, json={"layout_id": alert, "group_id": doors})
+    assert r.status_code == 201, r.text
+    client.post("/api/v1/emergency", headers=headers, json={"message": "Quiet please", "group_id": quiet})
+
+    async def both():
+        db = client.app.state.db
+        async with db.session() as s:
+            screens = (await s.scalars(select(Screen).where(Screen.id.in_(ids)).order_by(Screen.id))).all()
+        together = await screen_layouts(db, list(screens))
+        alone = [await screen_layout(db, sc) for sc in screens]
+        return together, alone
+
+    together, alone = in_app(client, both)
+    assert together == alone
+    shown = [layout and layout["id"] for layout, _next in together]
+    assert shown[:5] == [default, None, lobby, promo, f"emergency:{r.json()['id']}"]
+    assert together[5][0]["emergency"] and together[5][0]["regions"][0]["widget"] == "message"
