@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from booking_api.bookings import announce, booking_json, get_booking
 from booking_api.models import Booking, Room, RoomOwner
@@ -19,6 +19,7 @@ from signage.auth import route
 from signage.errors import AppError, Conflict, Forbidden, Invalid
 from signage.i18n import gettext as _
 from signage.models import User
+from signage.responses import JSONResponse
 from signage.templating import render
 
 APPROVERS = ("room_admin",)

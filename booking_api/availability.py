@@ -20,13 +20,14 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from booking_api.models import ACTIVE, Booking, Room
 from signage import clock, openapi
 from signage.auth import SIGNED_IN, route
 from signage.errors import Invalid
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from signage.templating import render
 
 SLOT = 15  # minutes

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from booking_api import recurrence, rules, writer
 from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series
@@ -29,6 +29,7 @@ from signage.api import json_body, parse
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 
 Scope = Literal["this", "following", "series"]
 

@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from booking_api import rules
 from booking_api.bookings import announce, get_booking, may_change
@@ -32,6 +32,7 @@ from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid
 from signage.i18n import format_datetime
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 
 QR_SECONDS = 300  # a door screen shows a fresh code at least every 30 s
 

@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from booking_api import checkin, walkup
 from booking_api.rooms import MANAGERS, get_room, may_manage
@@ -35,6 +35,7 @@ from signage.api import json_body, parse
 from signage.auth import SCREEN, SIGNED_IN, route
 from signage.errors import AppError, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from widgets import meeting_list, room_status
 
 REFRESH_SECONDS = 30

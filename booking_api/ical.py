@@ -19,7 +19,7 @@ import icalendar
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from booking_api import recurrence
 from booking_api.models import ACTIVE, Attendee, Booking, CalendarFeed, Room, Series
@@ -28,6 +28,7 @@ from signage import audit, clock, openapi
 from signage.auth import PUBLIC, route
 from signage.errors import Forbidden, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 
 HISTORY = dt.timedelta(days=90)  # past meetings kept in a feed
 

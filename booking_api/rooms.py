@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from booking_api.models import Room, RoomOwner
 from signage import audit, openapi
@@ -17,6 +17,7 @@ from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.models import User
+from signage.responses import JSONResponse
 from signage.templating import render
 
 MANAGERS = ("room_admin",)

@@ -14,7 +14,7 @@ import secrets
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from booking_api import checkin
 from booking_api.bookings import announce
@@ -26,6 +26,7 @@ from signage.api import json_body, parse
 from signage.auth import PUBLIC, hash_token, route
 from signage.errors import AppError, Forbidden, Unauthorized
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 
 
 class Presence(BaseModel):

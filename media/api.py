@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from media import uploads, usage
 from media.library import filtered, get_item, progress_of, remove, store_and_audit
@@ -25,6 +25,7 @@ from signage import audit, openapi
 from signage.auth import route
 from signage.errors import AppError, Conflict, Invalid
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 
 EDITORS = ("editor",)
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from player.models import Play, Screen
 from player.stream import LayoutCache, ScreenStream, frame
@@ -36,6 +36,7 @@ from signage.auth import PUBLIC, SCREEN, BatchLoader, hash_token, route
 from signage.db import utcnow
 from signage.errors import Invalid
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from signage.templating import render
 
 HEARTBEAT_SECONDS = 60  # the player's heartbeat; a screen is online while seen within 2.5 of them

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from player.models import KINDS, Screen, ScreenGroup
 from player.routes import HEARTBEAT_SECONDS
@@ -26,6 +26,7 @@ from signage.db import utcnow
 from signage.errors import Conflict, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.i18n import lazy
+from signage.responses import JSONResponse
 from signage.templating import render
 
 EDITORS = ("editor",)

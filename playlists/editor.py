@@ -15,7 +15,7 @@ import uuid
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 import widgets
 from media.models import Media
@@ -26,6 +26,7 @@ from signage.api import json_body, parse
 from signage.auth import route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from signage.templating import render, render_string
 
 

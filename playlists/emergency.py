@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from player.models import ScreenGroup
 from playlists import api, publishing
@@ -18,6 +18,7 @@ from signage.auth import route
 from signage.db import utcnow
 from signage.errors import AppError, Conflict, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from signage.templating import render
 
 EDITORS = ("editor",)

@@ -13,7 +13,7 @@ import uuid
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 import widgets
 from media.models import Media
@@ -24,6 +24,7 @@ from signage.auth import route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.i18n import lazy
+from signage.responses import JSONResponse
 from signage.templating import render
 
 EDITORS = ("editor",)

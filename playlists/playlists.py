@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 import widgets
 from media.models import Media
@@ -26,6 +26,7 @@ from signage.api import json_body, parse
 from signage.auth import route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from signage.templating import render
 
 EDITORS = ("editor",)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from player.models import Screen, ScreenGroup
 from playlists import api, playing, publishing, rules
@@ -23,6 +23,7 @@ from signage.auth import route
 from signage.db import utcnow
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import JSONResponse
 from signage.templating import render
 from widgets.clock import zones
 

@@ -7,13 +7,14 @@ from urllib.parse import urlparse
 
 from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from signage import audit
 from signage.auth import PUBLIC, SIGNED_IN, csrf_token, recent_users, route, verify_password
 from signage.i18n import LOCALES
 from signage.i18n import gettext as _
 from signage.models import User
+from signage.responses import JSONResponse
 from signage.templating import render
 
 

@@ -20,7 +20,9 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
+
+from signage.responses import JSONResponse
 
 log = logging.getLogger("signage")
 

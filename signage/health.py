@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from signage import __version__
 from signage.auth import PUBLIC, route
+from signage.responses import JSONResponse
 
 
 async def healthz(request: Request) -> Response:

@@ -14,9 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from signage.auth import PUBLIC, route
+from signage.responses import JSONResponse
 
 REF = "#/components/schemas/{model}"
 
