@@ -8,8 +8,9 @@
 // - Playlists: every item sits in the region from the start (images decoded, the next
 //   video loaded); the next one is shown over the current, so no black gap ever shows.
 //   Their videos play only while on (the player starts them, not `autoplay`); one is
-//   shown once it holds its first frame, and rewound while hidden, after its turn. A new
-//   layout comes in once its first pictures and video frames are there.
+//   shown once it holds its first frame, and rewound while hidden, after its turn. Only
+//   the one it comes on over lies right under it. A new layout comes in once its first
+//   pictures and video frames are there.
 // - Kiosk settings in the address: `/player?watchdog=30` (seconds of stalled
 //   rendering before a reload).
 (function () {
@@ -174,7 +175,7 @@
           el.className = "item t-" + (item.transition || "none");
           el.dataset.item = item.id;
           el.innerHTML = item.html;
-          for (const v of el.querySelectorAll("video")) v.autoplay = false;  // played in its turn
+          for (const v of el.querySelectorAll("video")) { v.autoplay = false; v.dataset.loop = v.loop; }  // played in its turn
           div.appendChild(el);
         }
       } else {
@@ -277,10 +278,16 @@
         el.classList.add("on");
         el.style.zIndex = "2";
         if (prev) {
+          // Under the new one: the one it replaces, and under that any still on (an item on
+          // for less than a transition), so that no older one shows through.
+          for (const other of this.items) if (other !== el && other !== prev) other.style.zIndex = "0";
           prev.style.zIndex = "1";
-          setTimeout(() => {
-            if (prev !== this.items[this.index]) {
-              prev.classList.remove("on", "now"); prev.classList.add("off"); this.pause(prev); rewind(prev);
+          for (const v of prev.querySelectorAll("video")) v.loop = false;  // ends on its last frame: no jump back
+          setTimeout(() => {  // the new one is whole by now: the others go, rewound for their next turn
+            if (el !== this.items[this.index]) return;  // a newer one came on: its own timer does this
+            for (const other of this.items) {
+              if (other === el || !other.classList.contains("on")) continue;
+              other.classList.remove("on", "now"); other.classList.add("off"); this.pause(other); rewind(other);
             }
           }, 1000);
         }
@@ -308,6 +315,7 @@
       Signage.widgets.start(el);
       for (const v of el.querySelectorAll("video")) {  // from its start: rewound before it came on
         v.muted = true;
+        v.loop = v.dataset.loop === "true";  // as set (schedule() decides for one played to its end)
         v.play().catch(() => {});
       }
     }
