@@ -231,6 +231,7 @@ VIDEO_SAMPLER = """(colors) => {
     for (const i of s.seen) {
       if (!i.ready) { v.gaps.push([t, i.item + ' seen without a frame: ' + s.what()]); continue; }
       if (!i.video) continue;
+      ctx.clearRect(0, 0, 4, 4);  // drawn nothing: black
       ctx.drawImage(i.video, 0, 0, 4, 4);
       v.drawn++;
       const px = Array.from(ctx.getImageData(2, 2, 1, 1).data.slice(0, 3));
