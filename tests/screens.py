@@ -144,8 +144,10 @@ def add_image(settings, color: tuple[int, int, int], size=(320, 180)) -> int:
     return run_sync(run())
 
 
-def playlist(items: list[tuple[int, float, str]], region_id: str = "p") -> dict:
-    """A playlist region over the whole 640x360 canvas: (media id, seconds, transition) per item."""
+def playlist(items: list[tuple], region_id: str = "p") -> dict:
+    """A playlist region over the whole 640x360 canvas: (media id, seconds, transition) per item,
+    or (media id, seconds or None, transition, widget) for a widget other than "image"
+    (a video without seconds plays to its end)."""
     return {
         "id": region_id,
         "x": 0,
@@ -157,12 +159,12 @@ def playlist(items: list[tuple[int, float, str]], region_id: str = "p") -> dict:
         "items": [
             {
                 "id": f"i{n}",
-                "widget": "image",
+                "widget": widget,
                 "options": {"media_id": m, "fit": "cover"},
                 "duration": d,
                 "transition": t,
             }
-            for n, (m, d, t) in enumerate(items)
+            for n, (m, d, t, widget) in enumerate((*item, "image")[:4] for item in items)
         ],
     }
 

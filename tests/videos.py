@@ -1,4 +1,5 @@
-"""Real video files for tests, made with ffmpeg's `testsrc` (1 s, small): one per kind of input."""
+"""Real video files for tests, made with ffmpeg's `testsrc` (1 s, small): one per kind of input;
+or of one solid colour (`color=`), so that a black frame in a browser is told apart."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ KINDS = {
 }
 
 
-def make_video(path: Path, options: list[str], seconds: float = 1, size: str = "160x120") -> Path:
+def make_video(
+    path: Path, options: list[str], seconds: float = 1, size: str = "160x120", color: str | None = None
+) -> Path:
+    source = f"color=c={color}:" if color else "testsrc="
     subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-y"]
-        + ["-f", "lavfi", "-i", f"testsrc=size={size}:rate=25:duration={seconds}"]
+        + ["-f", "lavfi", "-i", f"{source}size={size}:rate=25:duration={seconds}"]
         + ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
         + options
         + ["-shortest", str(path)],

@@ -7,6 +7,10 @@
 //   screen keeps playing while the server is away, and catches up when it returns.
 // - Playlists: every item sits in the region from the start (images decoded, the next
 //   video loaded); the next one is shown over the current, so no black gap ever shows.
+//   Their videos play only while on (the player starts them, not `autoplay`); one is
+//   shown once it holds its first frame, and rewound while hidden, after its turn. Only
+//   the one it comes on over lies right under it. A new layout comes in once its first
+//   pictures and video frames are there.
 // - Kiosk settings in the address: `/player?watchdog=30` (seconds of stalled
 //   rendering before a reload).
 (function () {
@@ -135,10 +139,15 @@
     return keep;
   }
 
+  // Pictures decoded, and the videos seen first (outside playlists, or in a playlist's first
+  // item) holding a frame: a new layout does not come in black.
   function decoded(root) {
     const waits = Array.from(root.querySelectorAll("img"), (img) => img.decode().catch(() => {}));
-    const first = root.querySelectorAll("video");
-    for (const v of first) { v.preload = "auto"; v.muted = true; v.playsInline = true; }
+    for (const v of root.querySelectorAll("video")) {
+      v.preload = "auto"; v.muted = true; v.playsInline = true;
+      const item = v.closest(".item");
+      if (!item || !item.previousElementSibling) waits.push(new Promise((resolve) => whenReady([v], resolve)));
+    }
     const timeout = new Promise((resolve) => setTimeout(resolve, 5000));
     return Promise.race([Promise.all(waits), timeout]);
   }
@@ -166,6 +175,7 @@
           el.className = "item t-" + (item.transition || "none");
           el.dataset.item = item.id;
           el.innerHTML = item.html;
+          for (const v of el.querySelectorAll("video")) { v.autoplay = false; v.dataset.loop = v.loop; }  // played in its turn
           div.appendChild(el);
         }
       } else {
@@ -260,16 +270,25 @@
       const el = this.items[this.index], prev = from >= 0 ? this.items[from] : null;
       this.current = spec[this.index];
       this.due = Date.now() + 3000 + WATCHDOG_MS;
-      whenReady(el, () => {
+      rewind(el);  // done already when it went off, unless it comes back that soon
+      whenReady(el.querySelectorAll("video"), () => {
         if (this.stopped || el !== this.items[this.index]) return;
         if (!prev) el.classList.add("now");  // the first item of a layout shows at once
         el.classList.remove("off");
         el.classList.add("on");
         el.style.zIndex = "2";
         if (prev) {
+          // Under the new one: the one it replaces, and under that any still on (an item on
+          // for less than a transition), so that no older one shows through.
+          for (const other of this.items) if (other !== el && other !== prev) other.style.zIndex = "0";
           prev.style.zIndex = "1";
-          setTimeout(() => {
-            if (prev !== this.items[this.index]) { prev.classList.remove("on", "now"); prev.classList.add("off"); this.pause(prev); }
+          for (const v of prev.querySelectorAll("video")) v.loop = false;  // ends on its last frame: no jump back
+          setTimeout(() => {  // the new one is whole by now: the others go, rewound for their next turn
+            if (el !== this.items[this.index]) return;  // a newer one came on: its own timer does this
+            for (const other of this.items) {
+              if (other === el || !other.classList.contains("on")) continue;
+              other.classList.remove("on", "now"); other.classList.add("off"); this.pause(other); rewind(other);
+            }
           }, 1000);
         }
         this.play(el);
@@ -294,9 +313,9 @@
     }
     play(el) {
       Signage.widgets.start(el);
-      for (const v of el.querySelectorAll("video")) {
+      for (const v of el.querySelectorAll("video")) {  // from its start: rewound before it came on
         v.muted = true;
-        try { v.currentTime = 0; } catch (e) { /* not loaded yet */ }
+        v.loop = v.dataset.loop === "true";  // as set (schedule() decides for one played to its end)
         v.play().catch(() => {});
       }
     }
@@ -304,7 +323,7 @@
       for (const v of el.querySelectorAll("video")) v.pause();
     }
     preload(index) {
-      for (const v of this.items[index].querySelectorAll("video")) if (v.readyState < 2) v.load();
+      for (const v of this.items[index].querySelectorAll("video")) if (v.readyState < 2 && !v.seeking) v.load();
     }
     record() {
       if (!this.current) return;
@@ -321,14 +340,34 @@
     }
   }
 
-  // A video item is shown once it has a frame to show (or after 3 s, whatever happens).
-  function whenReady(el, then) {
-    const videos = Array.from(el.querySelectorAll("video")).filter((v) => v.readyState < 2);
+  // Videos are shown once each has a frame to show at its place (loaded, not seeking);
+  // after 3 s, whatever happens.
+  const FRAME_EVENTS = ["loadeddata", "seeked", "canplay"];
+  function whenReady(list, then) {
+    const waiting = (v) => v.readyState < 2 || v.seeking;
+    const videos = Array.from(list).filter(waiting);
     if (!videos.length) return then();
-    let done = false;
-    const go = () => { if (!done) { done = true; then(); } };
-    for (const v of videos) { v.addEventListener("loadeddata", go, { once: true }); if (v.readyState === 0) v.load(); }
-    setTimeout(go, 3000);
+    let done = false, timer = null;
+    const check = () => { if (!videos.some(waiting)) go(); };
+    const go = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const v of videos) for (const name of FRAME_EVENTS) v.removeEventListener(name, check);
+      then();
+    };
+    for (const v of videos) {
+      for (const name of FRAME_EVENTS) v.addEventListener(name, check);
+      if (v.readyState === 0 && v.networkState !== v.NETWORK_LOADING) v.load();  // not loading (yet): now
+    }
+    timer = setTimeout(go, 3000);
+  }
+
+  // Back to its first frame, while it is not seen (a seek: readyState falls until it is done).
+  function rewind(el) {
+    for (const v of el.querySelectorAll("video")) {
+      if (v.readyState >= 1 && v.currentTime !== 0) { try { v.currentTime = 0; } catch (e) { /* not loaded */ } }
+    }
   }
 
   // ---------------------------------------------------------------- proof of play

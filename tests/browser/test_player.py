@@ -1,10 +1,11 @@
-"""The player in real Chromium: playlists without black gaps, pairing with a QR code,
-identify, proof of play, offline (secure origin with the service worker, and plain
+"""The player in real Chromium: playlists without black gaps (pictures, and videos that
+play through), pairing with a QR code, identify, proof of play, offline (secure origin with the service worker, and plain
 http on a LAN address without one), the watchdog, and memory over a long run."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import time
@@ -14,6 +15,7 @@ import pytest
 from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
 from screens import CLOCK, add_image, add_layout, playlist
 from sqlalchemy import func, select
+from videos import make_video
 
 from player.models import Play
 from playlists.models import Layout, LayoutVersion
@@ -21,7 +23,7 @@ from signage.db import Database
 
 pytestmark = pytest.mark.browser
 OFFLINE_SECONDS = float(os.environ.get("SIGNAGE_TEST_OFFLINE_SECONDS", "20"))
-RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (30, 60, 220)
+RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 200, 60), (30, 60, 220), (230, 200, 30)
 
 # Counts animation frames where the playlist region shows nothing whole (a black gap),
 # and the order in which items come on top.
@@ -168,6 +170,171 @@ def test_playlist_pairing_identify_and_proof_of_play(backend, make_server, brows
     finally:
         ctx.close()
         editor.close()
+
+
+# Installed before the player's page loads; from the stage's first frame on, at every
+# animation frame:
+# - a gap: no item is whole (fully opaque, in place) with its picture decoded or its video
+#   holding a frame (readyState >= 2, not seeking); or an item seen at all (not under a
+#   whole one) has no frame, so its black box or its poster shows;
+# - each video seen is drawn into a canvas: its pixel must be its own colour, not black;
+# - a video that plays while its item is not on (it would come on mid-way);
+# - an item seen that is neither the one on top nor the one it came on over (stale);
+# - kept: the order and time at which items come on top (and stages come in), the
+#   `ended` events, and the currentTime of the video on top.
+# And at every `seeking` event: a seen video that seeks (it shows a stale frame, then jumps),
+# but for the video on top going round its loop.
+VIDEO_SAMPLER = """(colors) => {
+  const v = (window.__v = { frames: 0, drawn: 0, idle: [], gaps: [], wrong: [], jumps: [], stale: [], order: [], ended: [],
+    times: [], stages: [] });
+  let shown = null;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 4;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const look = (el, n) => {
+    const cs = getComputedStyle(el), opacity = parseFloat(cs.opacity);
+    const shift = cs.transform !== 'none' ? Math.abs(new DOMMatrix(cs.transform).m41) : 0;
+    const seen = cs.visibility === 'visible' && opacity > 0 && shift < el.offsetWidth;
+    const img = el.querySelector('img'), video = el.querySelector('video');
+    const ready = img ? img.complete && img.naturalWidth > 0 : Boolean(video && video.readyState >= 2 && !video.seeking);
+    const state = video ? `rs=${video.readyState}${video.seeking ? ' seeking' : ''} t=${video.currentTime.toFixed(2)}`
+      : `img=${Boolean(img && img.complete)}`;
+    return { el, item: el.dataset.item, z: Number(el.style.zIndex || 0), n, seen, ready, video,
+      whole: seen && opacity >= 0.99 && shift <= 1, what: `${el.dataset.item} ${el.className} o=${opacity} x=${shift} ${state}` };
+  };
+  // The playlist's items, topmost first; `seen`: those not under a whole one.
+  const survey = () => {
+    const stage = document.getElementById('stage');
+    const region = stage && !stage.hidden && stage.querySelector('[data-region="p"]');
+    if (!region) return null;
+    const items = Array.from(region.children, look).sort((a, b) => b.z - a.z || b.n - a.n);
+    const cover = items.findIndex((i) => i.whole);
+    const seen = items.filter((i, n) => i.seen && (cover < 0 || n <= cover));
+    return { stage, items, seen, what: () => items.map((i) => i.what).join(' | ') };
+  };
+  document.addEventListener('ended', (e) => {
+    const item = e.target.closest && e.target.closest('.item');
+    v.ended.push([item ? item.dataset.item : '', performance.now()]);
+  }, true);
+  document.addEventListener('seeking', (e) => {
+    const s = survey(), i = s && s.seen.find((i) => i.video === e.target);
+    if (i && !(i === s.items[0] && e.target.loop)) v.jumps.push([performance.now(), i.item + ' seeks while seen: ' + s.what()]);
+  }, true);
+  (function sample() {
+    requestAnimationFrame(sample);
+    const s = survey();
+    if (!s) return;
+    const t = performance.now();
+    if (s.stage !== shown) { shown = s.stage; v.stages.push([s.stage.dataset.version, t]); }
+    v.frames++;
+    if (!s.items.some((i) => i.whole && i.ready)) v.gaps.push([t, 'nothing whole: ' + s.what()]);
+    for (const i of s.seen) {
+      if (!i.ready) { v.gaps.push([t, i.item + ' seen without a frame: ' + s.what()]); continue; }
+      if (!i.video) continue;
+      ctx.clearRect(0, 0, 4, 4);  // drawn nothing: black
+      ctx.drawImage(i.video, 0, 0, 4, 4);
+      v.drawn++;
+      const px = Array.from(ctx.getImageData(2, 2, 1, 1).data.slice(0, 3));
+      if (px.some((c, k) => Math.abs(c - colors[i.item][k]) > 48)) v.wrong.push([t, i.item, px]);
+    }
+    for (const i of s.items) {  // a video plays only while its item is on
+      if (i.video && !i.video.paused && !i.el.classList.contains('on')) v.idle.push([t, i.item, i.video.currentTime]);
+    }
+    const on = s.items.find((i) => i.el.classList.contains('on'));
+    if (on && (!v.order.length || v.order[v.order.length - 1][0] !== on.item)) v.order.push([on.item, t]);
+    const latest = v.order.slice(-2).map(([item]) => item);
+    for (const i of s.seen) if (!latest.includes(i.item)) v.stale.push([t, i.item + ' seen, after ' + latest + ': ' + s.what()]);
+    if (on && on.video) v.times.push([on.item, t, on.video.currentTime]);
+  })();
+}"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_playlist_of_videos_plays_them_through_without_black_gaps(backend, make_server, browser, tmp_path):
+    """video, video, picture, video: two videos back to back (red to green, and yellow to
+    red when it starts over), and videos next to a picture, for two full rounds."""
+    server = make_server()
+    settings = server_settings(server)
+    headers = make_token(settings, "editor")
+    h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-an"]
+    clips = {  # name: (colour, seconds)
+        "red.mp4": (RED, 0.6),
+        "green.mp4": (GREEN, 1.5),
+        "yellow.mp4": (YELLOW, 1),
+    }
+    ids = {}
+    for name, (color, seconds) in clips.items():  # through the real upload and its background job
+        path = make_video(tmp_path / name, h264, seconds=seconds, color="0x{:02x}{:02x}{:02x}".format(*color))
+        r = httpx.post(f"{server.url}/api/v1/media", headers=headers, files=[("files", (name, path.read_bytes()))])
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["items"][0]["id"]
+    for media_id in ids.values():
+        deadline = time.monotonic() + 30
+        while (item := httpx.get(f"{server.url}/api/v1/media/{media_id}", headers=headers).json())["status"] == (
+            "processing"
+        ) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert item["status"] == "ready" and item["poster_url"], item
+    items = [
+        (ids["red.mp4"], None, "none", "video"),  # to its end (0.6 s: less than a transition), cut in over yellow
+        (ids["green.mp4"], 1.0, "fade", "video"),  # 1 s of 1.5 s: fades in over red; ends under the picture
+        (add_image(settings, BLUE), 1.0, "slide"),
+        (ids["yellow.mp4"], None, "fade", "video"),  # to its end (1 s)
+    ]
+    colors = {"i0": RED, "i1": GREEN, "i2": BLUE, "i3": YELLOW}
+    layout_id = add_layout(settings, regions=[CLOCK], publish=[playlist(items)])
+    ctx = browser.new_context(viewport={"width": 640, "height": 360})
+    errors: list[str] = []
+    try:
+        ctx.add_init_script(f"({VIDEO_SAMPLER})({json.dumps(colors)})")
+        b = ctx.new_page()
+        b.on("pageerror", lambda exc: errors.append(str(exc)))
+        screen_id = claim(b, server, headers, layout_id)
+        b.wait_for_function("window.__v.order.length >= 9", timeout=20_000)  # two rounds, and the first again
+        # A new version comes in while it plays: in once its first video has a frame.
+        version = republish(server, headers, screen_id, layout_id, [playlist(items)])
+        b.wait_for_function(
+            f"""() => {{ const s = window.__v.stages.find(([version]) => version === '{version}');
+            return s && window.__v.order.some(([item, t]) => item === 'i1' && t > s[1]); }}""",
+            timeout=10_000,
+        )
+        v = b.evaluate("window.__v")
+        order = [item for item, _t in v["order"]]
+        assert order[:9] == ["i0", "i1", "i2", "i3"] * 2 + ["i0"], order
+        assert [version for version, _t in v["stages"]] == ["1", str(version)], v["stages"]
+        assert v["frames"] > 200 and v["drawn"] > 150, (v["frames"], v["drawn"])
+        assert not v["gaps"], f"{len(v['gaps'])} of {v['frames']} frames with a gap: {v['gaps']}"
+        assert not v["jumps"], v["jumps"]
+        assert not v["stale"], f"{len(v['stale'])} frames show an item gone before: {v['stale'][:3]}"
+        assert not v["idle"], f"videos playing while not on: {v['idle'][:5]}"
+        assert not v["wrong"], f"{len(v['wrong'])} frames of a video in another colour, first: {v['wrong'][:3]}"
+
+        for (item, start), (_next, end) in zip(v["order"][:8], v["order"][1:9], strict=True):
+            seconds = (end - start) / 1000
+            ended = [t for i, t in v["ended"] if i == item and start < t <= end]
+            times = [c for i, t, c in v["times"] if i == item and start <= t < end]
+            if item in ("i0", "i3"):  # no duration: on until its video ends, then the next at once
+                length = 0.6 if item == "i0" else 1.0
+                assert ended, f"{item} went before its video ended ({seconds:.2f} s)"
+                assert (end - ended[0]) / 1000 < 0.25, f"{item}: the next came {end - ended[0]:.0f} ms after its end"
+                assert length - 0.1 < seconds < length + 0.5, (item, seconds)
+                assert max(times) >= length - 0.1, (item, max(times))
+            elif item == "i1":  # 1 s of a 1.5 s video: the duration decides
+                assert not ended and 0.9 < seconds < 1.4, (item, seconds, ended)
+            else:
+                assert 0.9 < seconds < 1.4, (item, seconds)
+            if item != "i2":  # it plays, from its start: not a poster, not a still frame
+                assert times and min(times) < 0.2 and max(times) - min(times) > 0.7 * seconds, (
+                    item,
+                    times[:3],
+                    times[-3:],
+                )
+                assert all(y >= x for x, y in zip(times, times[1:], strict=False)), (
+                    f"{item} went back while on: {times}"
+                )
+        assert not errors, errors
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize("origin", ["loopback", "lan"])

@@ -55,6 +55,7 @@
 
   function video(el) {
     el.muted = el.hasAttribute("muted");
+    if (!el.autoplay) return () => el.pause();  // a playlist's: the player plays it in its turn
     const play = () => el.play().catch(() => {});  // autoplay refused: the poster stays
     if (el.readyState >= 2) play(); else el.addEventListener("canplay", play, { once: true });
     return () => el.pause();
