@@ -5,6 +5,10 @@ write runs in one transaction (`db.begin()`): on SQLite that is BEGIN IMMEDIATE,
 so the overlap check below and the insert that follows cannot interleave with
 another writer; on PostgreSQL the exclusion constraint refuses what a concurrent
 transaction slipped in, and that refusal becomes the same 409.
+
+A single new booking (the hot path of OA systems) goes through `booking_api.writer`,
+which keeps the same guarantee with fewer round trips; series, edits and
+cancellations go through the ORM here.
 """
 
 from __future__ import annotations
