@@ -11,6 +11,7 @@ with the current and the next meeting.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -93,7 +94,9 @@ ROOM_COLUMNS = (
     Room.plan_x,
     Room.plan_y,
 )
+RoomRow = collections.namedtuple("RoomRow", [c.key for c in ROOM_COLUMNS])
 BOOKING_COLUMNS = (Booking.id, Booking.room_id, Booking.title, Booking.start_at, Booking.end_at, Booking.status)
+Slot = collections.namedtuple("Slot", [c.key for c in BOOKING_COLUMNS])
 
 
 async def day_of(s, day: dt.date, tz: ZoneInfo, filters: dict) -> tuple[list, dict[int, list]]:
@@ -104,7 +107,7 @@ async def day_of(s, day: dt.date, tz: ZoneInfo, filters: dict) -> tuple[list, di
     if filters["capacity"]:
         query = query.where(Room.capacity >= filters["capacity"])
     wanted = set(filters["equipment"])
-    rooms = [r for r in (await s.execute(query)).all() if wanted <= set(r.equipment)]
+    rooms = [r for r in map(RoomRow._make, (await s.execute(query)).all()) if wanted <= set(r.equipment)]
     start = dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
     end = start + dt.timedelta(days=1)
     by_room: dict[int, list] = {r.id: [] for r in rooms}
@@ -114,18 +117,20 @@ async def day_of(s, day: dt.date, tz: ZoneInfo, filters: dict) -> tuple[list, di
             .where(Booking.status.in_(ACTIVE), Booking.start_at < end, Booking.end_at > start)
             .order_by(Booking.start_at)
         )
-        for b in found:
+        for row in found:
+            b = Slot(*row)  # each value read once (a Row converts on every access)
             if b.room_id in by_room:
                 by_room[b.room_id].append(b)
     return rooms, by_room
 
 
 def booking_brief(b: Booking, now: dt.datetime) -> dict:
+    """For JSON: the times stay datetimes, which orjson writes as isoformat() would, faster."""
     return {
         "id": b.id,
         "title": b.title,
-        "start": b.start_at.isoformat(),
-        "end": b.end_at.isoformat(),
+        "start": b.start_at,
+        "end": b.end_at,
         "status": b.status,
         "state": booking_state(b, now),
     }
