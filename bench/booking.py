@@ -2,9 +2,10 @@
 Starlette endpoint in the same run, on SQLite and PostgreSQL; and the availability
 of a day for 1,000 rooms.
 
-    .venv/bin/python bench/booking.py [--clients 50] [--seconds 8] [--rooms 1000] [--backends sqlite,postgresql]
+    .venv/bin/python bench/booking.py [--clients 50] [--seconds 8] [--rounds 4] [--rooms 1000] [--backends sqlite,postgresql]
 
-Servers are uvicorn processes (one worker, no access log) on 127.0.0.1; the clients
+Servers are uvicorn processes (one worker, no access log) on 127.0.0.1, all started first,
+then loaded in alternating rounds (bare, SQLite, PostgreSQL, bare, ...); the clients
 speak raw keep-alive HTTP/1.1 on asyncio streams (httpx's pool would be the bottleneck).
 Every request books a distinct free slot, so each answer is a real 201 with its write.
 PostgreSQL is used when 127.0.0.1:5432 answers (database `bench_booking_<random>`, dropped after).
@@ -211,7 +212,33 @@ def pg_database() -> tuple[str, callable] | None:
     )
 
 
-def run_backend(backend: str, args, tmp: Path, bare_rate: float) -> dict | None:
+class Target:
+    """A server under load, with what the rounds measured of it."""
+
+    def __init__(self, name: str, url: str, token: str, rooms: list[int], proc, drop=None):
+        self.name, self.url, self.token, self.rooms, self.proc, self.drop = name, url, token, rooms, proc, drop
+        self.created, self.seconds, self.other, self.next = 0, 0.0, {}, 0
+
+    def load(self, clients: int, seconds: float) -> None:
+        t0 = time.perf_counter()
+        result = asyncio.run(post_load(self.url, self.token, self.rooms, clients, seconds, first=self.next))
+        self.seconds += time.perf_counter() - t0
+        self.created += result["created"]
+        self.next += result["created"] + sum(result["other"].values()) + clients  # fresh slots next round
+        for k, v in result["other"].items():
+            self.other[k] = self.other.get(k, 0) + v
+
+    @property
+    def rate(self) -> float:
+        return self.created / self.seconds if self.seconds else 0.0
+
+    def close(self) -> None:
+        stop(self.proc)
+        if self.drop:
+            self.drop()
+
+
+def start_backend(backend: str, args, tmp: Path) -> Target | None:
     drop = None
     if backend == "postgresql":
         found = pg_database()
@@ -234,46 +261,52 @@ def run_backend(backend: str, args, tmp: Path, bare_rate: float) -> dict | None:
         token = cli(env, "token", "create", "--email", "bench@example.com")
         rooms = seed_rooms(db_url, args.rooms)
         proc, url = start([PY, "-m", "uvicorn", "signage.app:create_app", "--factory"], env, tmp / f"{backend}.log")
-        try:
-            ms, seen = availability_ms(url, token)
-            asyncio.run(post_load(url, token, rooms, args.clients, 1.0, first=10**6))  # warm-up, other slots
-            result = asyncio.run(post_load(url, token, rooms, args.clients, args.seconds))
-        finally:
-            stop(proc)
-    finally:
+    except BaseException:
         if drop:
             drop()
-    ratio = result["per_second"] / bare_rate
-    print(
-        f"{backend:>10}: {result['per_second']:7.0f} bookings/s ({result['created']} created, other answers {result['other'] or 'none'}); "
-        f"ratio to bare {ratio:.2f} (goal ≥ 0.25)"
-    )
-    print(f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms)")
-    return {"rate": result["per_second"], "ratio": ratio, "availability_ms": ms}
+        raise
+    return Target(backend, url, token, rooms, proc, drop)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=8, help="load per server, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
+    targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="bench-booking-") as tmp_name:
         tmp = Path(tmp_name)
-        proc, url = start(
-            [PY, "-m", "uvicorn", "--app-dir", "bench", "bare_booking:app"], dict(os.environ), tmp / "bare.log"
-        )
         try:
-            asyncio.run(post_load(url, "x", list(range(1, 1001)), args.clients, 1.0))
-            bare = asyncio.run(post_load(url, "x", list(range(1, 1001)), args.clients, args.seconds))
+            proc, url = start(
+                [PY, "-m", "uvicorn", "--app-dir", "bench", "bare_booking:app"], dict(os.environ), tmp / "bare.log"
+            )
+            targets.append(Target("bare", url, "x", list(range(1, 1001)), proc))
+            for backend in args.backends.split(","):
+                if (target := start_backend(backend.strip(), args, tmp)) is not None:
+                    targets.append(target)
+            availability = {t.name: availability_ms(t.url, t.token) for t in targets[1:]}
+            for t in targets:  # warm-up, slots of their own
+                asyncio.run(post_load(t.url, t.token, t.rooms, args.clients, 1.0, first=10**6))
+            # Rounds alternate between the servers, so a slower moment of this shared machine
+            # falls on all of them alike rather than on whichever ran then.
+            for _round in range(args.rounds):
+                for t in targets:
+                    t.load(args.clients, args.seconds / args.rounds)
         finally:
-            stop(proc)
+            for t in targets:
+                t.close()
+    bare = targets[0]
+    print(f"{'bare':>10}: {bare.rate:7.0f} bookings/s (bare Starlette, same client, {args.clients} clients)")
+    for t in targets[1:]:
+        ms, seen = availability[t.name]
         print(
-            f"{'bare':>10}: {bare['per_second']:7.0f} bookings/s (bare Starlette, same client, {args.clients} clients)"
+            f"{t.name:>10}: {t.rate:7.0f} bookings/s ({t.created} created, other answers {t.other or 'none'}); "
+            f"ratio to bare {t.rate / bare.rate:.2f} (goal ≥ 0.25)"
         )
-        for backend in args.backends.split(","):
-            run_backend(backend.strip(), args, tmp, bare["per_second"])
+        print(f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import logging
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.sessions import Session, SessionMiddleware
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -130,6 +130,20 @@ class IndexedRouter(Router):
         await super().app(scope, receive, send)
 
 
+class Sessions(SessionMiddleware):
+    """Starlette's signed-cookie sessions, passed by for machine clients: a request with
+    a Bearer token or a screen key and no cookie has no session to read or keep (it gets
+    an empty one), so it skips the cookie parsing and the wrapped `send`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            names = {name for name, _value in scope["headers"]}
+            if b"cookie" not in names and (b"authorization" in names or b"x-screen-key" in names):
+                scope["session"] = Session()
+                return await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+
 def all_routes() -> list:
     import booking_api.routes
     import media.api
@@ -218,7 +232,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(LocaleMiddleware, settings=settings),
         Middleware(BodyLimit, max_bytes=settings.max_upload_bytes),
         Middleware(
-            SessionMiddleware,
+            Sessions,
             secret_key=settings.secret_key,
             session_cookie="signage_session",
             max_age=14 * 24 * 3600,
