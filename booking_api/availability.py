@@ -45,20 +45,32 @@ def booking_state(b: Booking, now: dt.datetime) -> str:
     return "booked"
 
 
+def _start(b) -> dt.datetime:
+    return b.start_at
+
+
 def room_status(bookings: list[Booking], at: dt.datetime) -> dict:
     """The state of one room at `at`, from its active bookings of that day.
 
     in_progress when a meeting runs; else booked when one is still to come; else
     ended when the day's meetings are over; else free.
     """
-    mine = sorted((b for b in bookings if b.status in ACTIVE), key=lambda b: b.start_at)
-    current = next((b for b in mine if b.start_at <= at < b.end_at), None)
-    upcoming = next((b for b in mine if b.start_at > at), None)
+    current = upcoming = None
+    active = False
+    for b in sorted(bookings, key=_start):  # one pass (a thousand rooms a request)
+        if b.status not in ACTIVE:
+            continue
+        active = True
+        if current is None and b.start_at <= at < b.end_at:
+            current = b
+        if b.start_at > at:
+            upcoming = b
+            break
     if current:
         state = "in_progress"
     elif upcoming:
         state = "booked"
-    elif mine:
+    elif active:
         state = "ended"
     else:
         state = "free"
