@@ -62,6 +62,43 @@ def test_redis_bus_crosses_instances(redis_url):
     asyncio.run(main())
 
 
+def test_redis_sends_one_message_for_many_channels_with_the_same_data(redis_url):
+    """A publish to 2,500 screens is three Redis messages, and each screen still gets its event."""
+
+    async def main():
+        prefix = f"t-{uuid.uuid4().hex[:8]}:"
+        a, b = RedisEventBus(redis_url, prefix), RedisEventBus(redis_url, prefix)
+        await a.start()
+        await b.start()
+        raw = a.redis.pubsub()
+        await raw.psubscribe(prefix + "*")
+        try:
+            async with b.subscribe("screen:7", "screen:2499") as two, b.subscribe("screen:8") as other:
+                events = [(f"screen:{i}", {"type": "layout", "version": 3}) for i in range(2500)]
+                events.append(("screen:8", {"type": "reload"}))
+                await a.notify_many(events)
+                got = sorted([await first(two), await first(two)], key=str)
+                assert got == sorted(
+                    [("screen:7", {"type": "layout", "version": 3}), ("screen:2499", {"type": "layout", "version": 3})],
+                    key=str,
+                )
+                assert await first(other) == ("screen:8", {"type": "layout", "version": 3})
+                assert await first(other) == ("screen:8", {"type": "reload"})
+            seen, quiet_since = [], time.monotonic()
+            while time.monotonic() - quiet_since < 0.5:
+                m = await raw.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                if m is not None:
+                    seen.append(m["channel"].decode())
+                    quiet_since = time.monotonic()
+            assert sorted(seen) == sorted([prefix + "_many"] * 3 + [prefix + "screen:8"])
+        finally:
+            await raw.aclose()
+            await a.stop()
+            await b.stop()
+
+    asyncio.run(main())
+
+
 def test_redis_bus_down_raises_clear_error_and_notify_survives():
     async def main():
         bus = RedisEventBus("redis://127.0.0.1:1/0")
