@@ -350,7 +350,7 @@ class Writer:
                 [a["role"] for a in attendees],
                 w.key or None,
                 w.fingerprint,
-                json.dumps(answer_of(w, 0, status)),
+                json.dumps(answer_of(w, 0, status)) if w.key else None,  # stored only with a key
                 w.user_email,
                 w.user_role,
                 w.client,
