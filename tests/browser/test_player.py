@@ -337,6 +337,7 @@ def test_a_playlist_of_videos_plays_them_through_without_black_gaps(backend, mak
         ctx.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the player does not depend on the database
 @pytest.mark.parametrize("origin", ["loopback", "lan"])
 def test_keeps_playing_offline_and_recovers(backend, make_server, browser, origin):
     """Secure origin (127.0.0.1): service worker, even a reload while offline plays on.
