@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from player.models import Play, Screen
-from player.stream import LayoutCache, ScreenStream, frame
+from player.stream import SLOW, LayoutCache, ScreenStream, frame
 from playlists import playing
 from playlists.layouts import render_content
 from playlists.models import LayoutVersion
@@ -248,6 +248,24 @@ async def events(request: Request) -> Response:
                 return body
         return await full()
 
+    cache = layouts(request.app)
+
+    def quick(data: dict):
+        """A publish of the layout this screen shows, when its frame is encoded already."""
+        if data.get("type") != "layout":
+            return SLOW
+        layout, version = data.get("layout_id"), data.get("version")
+        if showing["have"].split(":")[0] != str(layout):
+            return SLOW
+        key = f"{layout}:{version}"
+        if key == showing["have"]:
+            return None
+        body = cache.ready(("frame", layout, version)) if isinstance(layout, int) and isinstance(version, int) else None
+        if body is None:
+            return SLOW
+        showing["have"] = key
+        return body
+
     async def first() -> bytes:  # read once subscribed: a change since is not missed
         current = await states.load(screen_id)
         if current is None:
@@ -255,7 +273,7 @@ async def events(request: Request) -> Response:
         have, showing["have"] = showing["have"], shows(current)
         return b"" if have and showing["have"] == have else frame("state", current)
 
-    return StreamResponse(ScreenStream(request.app.state.bus, screen_id, first, answer))
+    return StreamResponse(ScreenStream(request.app.state.bus, screen_id, first, answer, quick))
 
 
 async def layout_frame(request: Request, layout_id: int, version: int) -> bytes | None:

@@ -48,6 +48,7 @@ HEADERS = [
 ]
 PING = b": ping\n\n"
 STOP = ("", {"type": "_stop"})
+SLOW = object()  # quick(): "ask answer()"
 
 _streams: weakref.WeakSet = weakref.WeakSet()
 _pinger: asyncio.Task | None = None
@@ -67,6 +68,13 @@ class LayoutCache:
     def __init__(self, seconds: float = CACHE_SECONDS, size: int = 64):
         self.seconds, self.size = seconds, size
         self.items: dict[tuple, tuple[float, asyncio.Future]] = {}
+
+    def ready(self, key: tuple):
+        """The value of `key` if it is made, fresh and not an error; else None."""
+        hit = self.items.get(key)
+        if hit is None or time.monotonic() - hit[0] >= self.seconds or not hit[1].done():
+            return None
+        return None if hit[1].exception() is not None else hit[1].result()
 
     async def get(self, key: tuple, make: Callable[[], Awaitable[dict | None]]) -> dict | None:
         now = time.monotonic()
@@ -106,7 +114,9 @@ def _ensure_pinger() -> None:
 class ScreenStream:
     """An ASGI response. `first()`: the bytes sent after `hello` (read once subscribed, so
     nothing published meanwhile is missed); `answer(event)`: the bytes an event becomes (an
-    encoded `state` or `layout` frame), or None to send nothing."""
+    encoded `state` or `layout` frame), or None to send nothing; `quick(event)`, if given,
+    the same without waiting, or SLOW when that needs `answer` (a publish to 10,000
+    screens of a frame encoded already costs no coroutine per screen)."""
 
     def __init__(
         self,
@@ -114,8 +124,10 @@ class ScreenStream:
         screen_id: int,
         first: Callable[[], Awaitable[bytes]],
         answer: Callable[[dict], Awaitable[bytes | None]],
+        quick: Callable[[dict], object] | None = None,
     ):
         self.bus, self.screen_id, self.first, self.answer = bus, screen_id, first, answer
+        self.quick = quick
         self.sub = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -157,7 +169,9 @@ class ScreenStream:
             elif kind == "identify":
                 body = frame("identify", {"name": data.get("name", "")})
             else:
-                body = await self.answer(data)
+                body = self.quick(data) if self.quick is not None else SLOW
+                if body is SLOW:  # not ready at hand: read or render it
+                    body = await self.answer(data)
                 if body is None:
                     continue
             await send({"type": "http.response.body", "body": body, "more_body": True})

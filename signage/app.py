@@ -132,13 +132,15 @@ class IndexedRouter(Router):
 
 class Sessions(SessionMiddleware):
     """Starlette's signed-cookie sessions, passed by for machine clients: a request with
-    a Bearer token or a screen key and no cookie has no session to read or keep (it gets
-    an empty one), so it skips the cookie parsing and the wrapped `send`."""
+    a Bearer token or a screen key (header, or `?key=` on the player's API) and no cookie
+    has no session to read or keep (it gets an empty one), so it skips the cookie parsing
+    and the wrapped `send` (a screen stream sends for hours)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             names = {name for name, _value in scope["headers"]}
-            if b"cookie" not in names and (b"authorization" in names or b"x-screen-key" in names):
+            screen = scope["path"].startswith("/player/api/") and b"key=" in scope.get("query_string", b"")
+            if b"cookie" not in names and (b"authorization" in names or b"x-screen-key" in names or screen):
                 scope["session"] = Session()
                 return await self.app(scope, receive, send)
         await super().__call__(scope, receive, send)
