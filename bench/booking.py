@@ -90,6 +90,24 @@ def slot_body(k: int, rooms: list[int]) -> bytes:
     return json.dumps(body).encode()
 
 
+async def post(reader, writer, path: str, header: str, body: bytes) -> str:
+    """One JSON POST on a keep-alive connection (raw HTTP/1.1); its status, the answer read and dropped."""
+    writer.write(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\n{header}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    status = (await reader.readline())[9:12].decode()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
 async def post_load(url: str, token: str, rooms: list[int], clients: int, seconds: float, first: int = 0) -> dict:
     """`clients` connections POST bookings in a loop for `seconds`; counts 201s and anything else."""
     port = int(url.rsplit(":", 1)[1])
@@ -103,19 +121,7 @@ async def post_load(url: str, token: str, rooms: list[int], clients: int, second
         try:
             while time.perf_counter() < stop_at:
                 body = slot_body(next(counter), rooms)
-                writer.write(
-                    (
-                        f"POST /api/v1/bookings HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
-                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                    ).encode()
-                    + body
-                )
-                status = (await reader.readline())[9:12].decode()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
+                status = await post(reader, writer, "/api/v1/bookings", f"Authorization: Bearer {token}", body)
                 if status == "201":
                     ok += 1
                 else:

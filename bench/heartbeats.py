@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))
-from booking import HOST, PY, ROOT, cli, pg_database, start, stop  # noqa: E402
+from booking import HOST, PY, ROOT, cli, pg_database, post, start, stop  # noqa: E402
 
 HEARTBEAT_SECONDS = 60
 
@@ -46,19 +46,7 @@ async def load(url: str, path: str, keys: list[str], body, clients: int, seconds
             while time.perf_counter() < stop_at:
                 n += 1
                 data = json.dumps(body(n)).encode()
-                writer.write(
-                    (
-                        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nX-Screen-Key: {random.choice(keys)}\r\n"
-                        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-                    ).encode()
-                    + data
-                )
-                status = (await reader.readline())[9:12].decode()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
+                status = await post(reader, writer, path, f"X-Screen-Key: {random.choice(keys)}", data)
                 if status == "200":
                     ok += 1
                 else:
