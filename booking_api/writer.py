@@ -10,13 +10,13 @@ same transaction) but is built for throughput, without the ORM:
   once: one thread hop and one commit for a whole burst, where one request at a
   time held the lock across eight awaits. The thread runs while this process's
   other writers wait (`Database.write_lock`); other processes meet it at the file lock.
-- PostgreSQL: a few connections of its own (asyncpg, no pool checks or resets: they
-  only ever run single statements) and two statements, no transaction to open or
-  close: the room (with
-  whether the user owns it), then one statement that inserts the booking, its
-  attendees, the idempotency record and the audit entry together. The exclusion
-  constraint refuses an overlap; a concurrent retry with the same key meets the
-  unique index.
+- PostgreSQL: group commit too. A few connections of its own (asyncpg, no pool checks
+  or resets), each taking every request waiting, and two statements per batch: the
+  rooms and stored keys of all, then one call of a session function that inserts each
+  booking with its attendees, idempotency record and audit entry in a subtransaction
+  of its own, and commits them together. The exclusion constraint refuses an overlap;
+  a concurrent retry with the same key meets the unique index; either drops only
+  that booking.
 
 Both stores keep what the ORM keeps: the same columns, SQLite's datetime text
 format (taken from SQLAlchemy's own bind processor) and JSON as text.
@@ -36,6 +36,7 @@ import sqlite3
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from booking_api import rules
@@ -44,7 +45,7 @@ from signage.i18n import gettext as _
 
 CONFLICT = "conflict"
 BATCH = 256  # bookings in one SQLite transaction at most
-PG_CONNECTIONS = 8  # connections of the PostgreSQL writer
+PG_CONNECTIONS = 4  # connections of the PostgreSQL writer, each writing a batch at a time
 
 _sqlite_datetime = sqlite_dialect.DATETIME().bind_processor(sqlite_dialect.dialect())
 
@@ -126,24 +127,25 @@ class Writer:
         self.task: asyncio.Task | None = None
         self.thread: concurrent.futures.ThreadPoolExecutor | None = None
         self.conn: sqlite3.Connection | None = None
-        self.pg_free: asyncio.Queue | None = None
+        self.pg_queue: asyncio.Queue | None = None
+        self.pg_tasks: list[asyncio.Task] = []
         self.pg_open: set = set()
-        self.pg_count = 0
 
     async def create(self, w: Wanted) -> dict | Replay | str:
         """The new booking's answer, a stored answer to replay, or CONFLICT; raises AppError."""
         if self.db.backend == "sqlite":
             result = await self._queued(w)
         else:
-            result = await self._postgres(w)
+            result = await self._pg_queued(w)
         if isinstance(result, BaseException):
             raise result
         return result
 
     async def close(self) -> None:
-        if self.task:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        tasks = [t for t in (self.task, *self.pg_tasks) if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.thread:
             self.thread.submit(self._close_conn).result()
             self.thread.shutdown()
@@ -273,126 +275,218 @@ class Writer:
 
     # ------------------------------------------------------------ PostgreSQL
 
-    async def _pg_connection(self):
-        """A free connection; a new one while fewer than PG_CONNECTIONS exist."""
-        if self.pg_free is None:
-            self.pg_free = asyncio.Queue()
-        while True:
-            if self.pg_free.empty() and self.pg_count < PG_CONNECTIONS:
-                import asyncpg
+    async def _pg_queued(self, w: Wanted):
+        if not self.pg_tasks:
+            self.pg_queue = asyncio.Queue()
+            self.pg_tasks = [
+                asyncio.create_task(self._pg_worker(), name=f"signage-booking-writer-{n}")
+                for n in range(PG_CONNECTIONS)
+            ]
+        done = asyncio.get_running_loop().create_future()
+        self.pg_queue.put_nowait((w, done))
+        return await done
 
-                self.pg_count += 1  # counted before the await: 200 requests at once open 8, not 200
-                try:
-                    dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                    conn = await asyncpg.connect(dsn)
-                except BaseException:
-                    self.pg_count -= 1
-                    self.pg_free.put_nowait(None)
-                    raise
-                self.pg_open.add(conn)
-                return conn
-            conn = await self.pg_free.get()
-            if conn is not None and conn.is_closed():  # the server went away meanwhile
-                self.pg_open.discard(conn)
-                self.pg_count -= 1
-                continue
-            if conn is not None:  # None: a connection was dropped, its place is free
-                return conn
-
-    async def _postgres(self, w: Wanted):
+    async def _pg_worker(self) -> None:
+        """One connection: takes every request waiting (up to PG_BATCH) and writes them together."""
         import asyncpg
 
-        conn = await self._pg_connection()
+        conn = None
+        while True:
+            batch = [await self.pg_queue.get()]
+            while len(batch) < PG_BATCH and not self.pg_queue.empty():
+                batch.append(self.pg_queue.get_nowait())
+            try:
+                if conn is None or conn.is_closed():  # first use, or the server dropped it meanwhile
+                    self.pg_open.discard(conn)
+                    conn = None
+                    conn = await self._pg_connect()
+                results = await self._pg_batch(conn, [w for w, _ in batch])
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                if conn is not None:  # a broken connection is not used again
+                    self.pg_open.discard(conn)
+                    conn.terminate()
+                    conn = None
+                results = [exc] * len(batch)
+            except Exception as exc:
+                results = [exc] * len(batch)
+            for (_w, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
+    async def _pg_connect(self):
+        import asyncpg
+
+        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn)
         try:
-            result = await self._postgres_on(conn, w)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-            self.pg_open.discard(conn)  # a broken connection is not given back
-            self.pg_count -= 1
-            self.pg_free.put_nowait(None)
+            await conn.execute(PG_FUNCTION)
+        except BaseException:
             conn.terminate()
             raise
-        self.pg_free.put_nowait(conn)
-        return result
+        self.pg_open.add(conn)
+        return conn
 
-    async def _postgres_on(self, conn, w: Wanted):
+    async def _pg_batch(self, conn, batch: list[Wanted]) -> list:
+        """Each booking's result. Two statements for the whole batch: its rooms and keys,
+        then one call that inserts each booking in its own subtransaction (an overlap or a
+        key used meanwhile drops that booking alone) and commits them together."""
         import asyncpg
 
-        row = await conn.fetchrow(PG_ROOM, w.room_id, w.user_id)
-        room = row and SimpleNamespace(**dict(row))
-        try:
-            check_room(w, room)
-            if w.key:
-                found = await conn.fetchrow(PG_KEY, w.user_id, w.key)
-                if (replay := check_replay(w, found)) is not None:
-                    return replay
-        except AppError as exc:
-            return exc
-        status = "pending" if room.needs_approval and w.user_role != "admin" and not room.owns else "confirmed"
-        now = utcnow()
-        attendees = w.attendees
-        try:
-            booking_id = await conn.fetchval(
-                PG_INSERT,
-                w.room_id,
-                w.title,
-                w.user_id,
-                w.start,
-                w.end,
-                rules.blocked_until(room, w.end),
-                status,
-                w.notes,
-                json.dumps(w.services),
-                now,
-                [a["user_id"] for a in attendees],
-                [a["name"] for a in attendees],
-                [a["email"] for a in attendees],
-                [a["phone"] for a in attendees],
-                [a["role"] for a in attendees],
-                w.key or None,
-                w.fingerprint,
-                json.dumps(answer_of(w, 0, status)) if w.key else None,  # stored only with a key
-                w.user_email,
-                w.user_role,
-                w.client,
-            )
-        except (asyncpg.ExclusionViolationError, asyncpg.UniqueViolationError):
-            # Taken, or a concurrent retry with this key won (its booking overlaps this one,
-            # so the exclusion constraint may speak first): the stored answer, if any, wins.
-            found = await conn.fetchrow(PG_KEY, w.user_id, w.key) if w.key else None
+        found = await conn.fetch(
+            PG_ROOMS, [w.room_id for w in batch], [w.user_id for w in batch], [w.key for w in batch]
+        )
+        results: list = [None] * len(batch)
+        items = []
+        for n, (w, row) in enumerate(zip(batch, found, strict=True)):
             try:
-                return check_replay(w, found) or CONFLICT
+                room = SimpleNamespace(**{k: row[k] for k in PG_ROOM_FIELDS}) if row["id"] is not None else None
+                w.context.run(check_room, w, room)  # messages in the request's language
+                key_row = (row["fingerprint"], row["key_status"], row["response"]) if row["fingerprint"] else None
+                if (replay := w.context.run(check_replay, w, key_row)) is not None:
+                    results[n] = replay
+                    continue
             except AppError as exc:
-                return exc
-        return answer_of(w, booking_id, status)
+                results[n] = exc
+                continue
+            status = "pending" if room.needs_approval and w.user_role != "admin" and not row["owns"] else "confirmed"
+            items.append((n, w, status, rules.blocked_until(room, w.end)))
+        # the same order in every batch, so that two batches never wait on each other in a circle
+        items.sort(key=lambda item: (item[1].room_id, item[1].start))
+        outcomes: dict[int, tuple] = {}
+        for attempt in range(3):
+            try:
+                outcomes = await self._pg_insert(conn, items)
+                break
+            except asyncpg.DeadlockDetectedError:  # nothing of the batch was written: again
+                if attempt == 2:
+                    raise
+            except asyncpg.PostgresError:
+                if len(items) == 1:
+                    raise
+                # one booking the statement refused: each alone, so that only it fails
+                for item in items:
+                    try:
+                        outcomes.update(await self._pg_insert(conn, [item]))
+                    except asyncpg.PostgresError as exc:
+                        outcomes[item[0]] = (None, exc)
+                break
+        for n, w, status, _until in items:
+            booking_id, outcome = outcomes[n]
+            if isinstance(outcome, BaseException):
+                results[n] = outcome
+            elif outcome == "ok":
+                results[n] = answer_of(w, booking_id, status)
+            else:
+                # Taken, or a concurrent retry with this key won (its booking overlaps this one,
+                # so the exclusion constraint may speak first): the stored answer, if any, wins.
+                key_row = await conn.fetchrow(PG_KEY, w.user_id, w.key) if w.key else None
+                try:
+                    results[n] = w.context.run(check_replay, w, key_row) or CONFLICT
+                except AppError as exc:
+                    results[n] = exc
+        return results
+
+    async def _pg_insert(self, conn, items: list) -> dict[int, tuple]:
+        if not items:
+            return {}
+        now = utcnow()
+        payload = [
+            {
+                "n": n,
+                "room_id": w.room_id,
+                "title": w.title,
+                "organizer_id": w.user_id,
+                "start_at": w.start,
+                "end_at": w.end,
+                "blocked_until": until,
+                "status": status,
+                "notes": w.notes,
+                "services": w.services,
+                "attendees": w.attendees,
+                "key": w.key or None,
+                "fingerprint": w.fingerprint,
+                "response": answer_of(w, 0, status) if w.key else None,  # stored only with a key
+                "email": w.user_email,
+                "role": w.user_role,
+                "client": w.client,
+            }
+            for n, w, status, until in items
+        ]
+        rows = await conn.fetch(PG_CALL, orjson.dumps(payload).decode(), now)
+        return {row[0]: (row[1], row[2]) for row in rows}
 
 
-PG_ROOM = """
-SELECT id, name, opens_at, closes_at, needs_approval, buffer_minutes, max_minutes, window_days, notice_minutes,
-       EXISTS (SELECT 1 FROM room_owners o WHERE o.room_id = r.id AND o.user_id = $2) AS owns
-FROM rooms r WHERE id = $1
+PG_BATCH = 48  # bookings in one PostgreSQL transaction at most (each a subtransaction; 64 overflow the cache)
+
+PG_ROOM_FIELDS = (
+    "id", "name", "opens_at", "closes_at", "needs_approval", "buffer_minutes", "max_minutes", "window_days",
+    "notice_minutes",
+)  # fmt: skip
+
+# Per wanted booking, in order: its room (NULLs when there is none), whether the user owns
+# it, and the stored answer of its Idempotency-Key.
+PG_ROOMS = """
+SELECT r.id, r.name, r.opens_at, r.closes_at, r.needs_approval, r.buffer_minutes, r.max_minutes, r.window_days,
+       r.notice_minutes,
+       EXISTS (SELECT 1 FROM room_owners o WHERE o.room_id = t.room_id AND o.user_id = t.user_id) AS owns,
+       k.fingerprint, k.status AS key_status, k.response::text AS response
+FROM unnest($1::int[], $2::int[], $3::text[]) WITH ORDINALITY AS t(room_id, user_id, key, n)
+LEFT JOIN rooms r ON r.id = t.room_id
+LEFT JOIN idempotency_keys k ON t.key <> '' AND k.user_id = t.user_id AND k.key = t.key
+ORDER BY t.n
 """
 
 PG_KEY = "SELECT fingerprint, status, response::text FROM idempotency_keys WHERE user_id = $1 AND key = $2"
 
-# One statement, so one implicit transaction: the booking, its attendees, the idempotency
-# record (its stored answer gets the new id) and the audit entry, or none of them.
-PG_INSERT = """
-WITH b AS (
-    INSERT INTO bookings (room_id, series_id, detached, title, organizer_id, start_at, end_at, blocked_until,
-                          status, notes, services, reason, decided_by, created_at, updated_at)
-    VALUES ($1, NULL, false, $2, $3, $4, $5, $6, $7, $8, $9::json, '', NULL, $10, $10)
-    RETURNING id
-), a AS (
-    INSERT INTO attendees (booking_id, user_id, name, email, phone, role)
-    SELECT b.id, t.user_id, t.name, t.email, t.phone, t.role
-    FROM b, unnest($11::int[], $12::text[], $13::text[], $14::text[], $15::text[]) AS t(user_id, name, email, phone, role)
-), k AS (
-    INSERT INTO idempotency_keys (user_id, key, fingerprint, status, response, created_at)
-    SELECT $3, $16::varchar, $17, 201, jsonb_set($18::jsonb, '{id}', to_jsonb(b.id))::json, $10
-    FROM b WHERE $16::varchar IS NOT NULL
-), l AS (
-    INSERT INTO audit_log (at, user_id, user_email, role, action, target, result, reason, client)
-    SELECT $10, $3, $19, $20, 'booking.create', 'booking:' || b.id, 'success', $7, $21 FROM b
-)
-SELECT id FROM b
+PG_CALL = "SELECT n, booking_id, outcome FROM pg_temp.signage_book($1::jsonb, $2)"
+
+# A function of the connection's own session (pg_temp: nothing to migrate, every process
+# brings its own version). Each booking is inserted with its attendees, idempotency record
+# (its stored answer gets the new id) and audit entry in a subtransaction of its own: the
+# exclusion constraint refuses an overlap, the unique index a key used meanwhile, and either
+# drops that booking alone. The call is one statement, so one transaction and one commit.
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION pg_temp.signage_book(items jsonb, stamp timestamptz)
+RETURNS TABLE (n int, booking_id int, outcome text) LANGUAGE plpgsql AS $fn$
+DECLARE
+    it record;
+    made int;
+BEGIN
+    FOR it IN SELECT * FROM jsonb_to_recordset(items) AS x(
+        n int, room_id int, title text, organizer_id int, start_at timestamptz, end_at timestamptz,
+        blocked_until timestamptz, status text, notes text, services json, attendees jsonb, key text,
+        fingerprint text, response jsonb, email text, role text, client text)
+    LOOP
+        n := it.n;
+        BEGIN
+            INSERT INTO bookings (room_id, series_id, detached, title, organizer_id, start_at, end_at, blocked_until,
+                                  status, notes, services, reason, decided_by, created_at, updated_at)
+            VALUES (it.room_id, NULL, false, it.title, it.organizer_id, it.start_at, it.end_at, it.blocked_until,
+                    it.status, it.notes, it.services, '', NULL, stamp, stamp)
+            RETURNING id INTO made;
+            INSERT INTO attendees (booking_id, user_id, name, email, phone, role)
+            SELECT made, a.user_id, a.name, a.email, a.phone, a.role
+            FROM jsonb_to_recordset(it.attendees) AS a(user_id int, name text, email text, phone text, role text);
+            IF it.key IS NOT NULL THEN
+                INSERT INTO idempotency_keys (user_id, key, fingerprint, status, response, created_at)
+                VALUES (it.organizer_id, it.key, it.fingerprint, 201,
+                        jsonb_set(it.response, '{id}', to_jsonb(made))::json, stamp);
+            END IF;
+            INSERT INTO audit_log (at, user_id, user_email, role, action, target, result, reason, client)
+            VALUES (stamp, it.organizer_id, it.email, it.role, 'booking.create', 'booking:' || made, 'success',
+                    it.status, it.client);
+            booking_id := made;
+            outcome := 'ok';
+        EXCEPTION
+            WHEN exclusion_violation THEN
+                booking_id := NULL;
+                outcome := 'conflict';
+            WHEN unique_violation THEN
+                booking_id := NULL;
+                outcome := 'key';
+        END;
+        RETURN NEXT;
+    END LOOP;
+END
+$fn$
 """
