@@ -218,21 +218,33 @@ def pg_database() -> tuple[str, callable] | None:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Target:
     """A server under load, with what the rounds measured of it."""
 
     def __init__(self, name: str, url: str, token: str, rooms: list[int], proc, drop=None):
         self.name, self.url, self.token, self.rooms, self.proc, self.drop = name, url, token, rooms, proc, drop
-        self.created, self.seconds, self.other, self.next = 0, 0.0, {}, 0
+        self.created, self.seconds, self.other, self.next, self.cpu = 0, 0.0, {}, 0, 0.0
 
     def load(self, clients: int, seconds: float) -> None:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(self.proc.pid)
         result = asyncio.run(post_load(self.url, self.token, self.rooms, clients, seconds, first=self.next))
         self.seconds += time.perf_counter() - t0
+        self.cpu += cpu_seconds(self.proc.pid) - cpu0
         self.created += result["created"]
         self.next += result["created"] + sum(result["other"].values()) + clients  # fresh slots next round
         for k, v in result["other"].items():
             self.other[k] = self.other.get(k, 0) + v
+
+    @property
+    def cpu_per_booking(self) -> float:
+        """Microseconds of the server process's CPU (all its threads) per booking made."""
+        return self.cpu / self.created * 1e6 if self.created else 0.0
 
     @property
     def rate(self) -> float:
@@ -305,12 +317,15 @@ def main() -> None:
             for t in targets:
                 t.close()
     bare = targets[0]
-    print(f"{'bare':>10}: {bare.rate:7.0f} bookings/s (bare Starlette, same client, {args.clients} clients)")
+    print(
+        f"{'bare':>10}: {bare.rate:7.0f} bookings/s (bare Starlette, same client, {args.clients} clients); "
+        f"server CPU {bare.cpu_per_booking:.0f} µs per request"
+    )
     for t in targets[1:]:
         ms, seen = availability[t.name]
         print(
             f"{t.name:>10}: {t.rate:7.0f} bookings/s ({t.created} created, other answers {t.other or 'none'}); "
-            f"ratio to bare {t.rate / bare.rate:.2f} (goal ≥ 0.25)"
+            f"ratio to bare {t.rate / bare.rate:.2f} (goal ≥ 0.25); server CPU {t.cpu_per_booking:.0f} µs per booking"
         )
         print(f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms)")
 

@@ -286,12 +286,20 @@ async def next_boundary(
 
     Only the bookings that can have a boundary in that window are read, as plain
     columns: a boundary lies between start - opens and max(end, start + grace), and
-    neither window is longer than `reach`.
+    neither window is longer than `reach`, the longest that the site or any door sets.
     """
     since = min(since or now, now - dt.timedelta(seconds=MAX_SLEEP))
     horizon = now + dt.timedelta(seconds=MAX_SLEEP)
-    reach = dt.timedelta(minutes=max(240, settings.checkin_opens_minutes, settings.checkin_grace_minutes))
     async with db.session() as s:
+        doors = {d.room_id: d for d in (await s.scalars(select(DoorSettings))).all()}
+        reach = dt.timedelta(
+            minutes=max(
+                settings.checkin_opens_minutes,
+                settings.checkin_grace_minutes,
+                *(d.checkin_opens_minutes or 0 for d in doors.values()),
+                *(d.checkin_grace_minutes or 0 for d in doors.values()),
+            )
+        )
         found = (
             await s.execute(
                 select(Booking.room_id, Booking.start_at, Booking.end_at).where(
@@ -301,7 +309,6 @@ async def next_boundary(
                 )
             )
         ).all()
-        doors = {d.room_id: d for d in (await s.scalars(select(DoorSettings))).all()}
     rules: dict[int, dict] = {}
     by_room: dict[int, list] = {}
     for room_id, start, end in found:

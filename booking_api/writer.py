@@ -45,7 +45,7 @@ from signage.i18n import gettext as _
 
 CONFLICT = "conflict"
 BATCH = 256  # bookings in one SQLite transaction at most
-PG_CONNECTIONS = 4  # connections of the PostgreSQL writer, each writing a batch at a time
+PG_CONNECTIONS = 2  # connections of the PostgreSQL writer, each writing a batch at a time
 
 _sqlite_datetime = sqlite_dialect.DATETIME().bind_processor(sqlite_dialect.dialect())
 

@@ -307,3 +307,27 @@ def test_demo_meetings_that_started_are_checked_in_and_layouts_made(make_setting
     assert in_app(client, release_no_shows, client.app.state.db, clock.now(), settings) == []
     names = sorted(lo.name for lo in rows(client, select(Layout)) if "(demo)" in lo.name)
     assert len(names) == 2 and names[-1] == "Lobby board (demo)"
+
+
+def test_the_timer_reads_as_far_ahead_as_the_widest_check_in_window(client):
+    """The timer reads only the bookings near now; "near" is as wide as the longest
+    check-in window of the site or of any door (here 3 hours before the meeting)."""
+    from booking_api.roomstate import next_boundary
+    from signage import clock
+
+    admin, room = setup_room(client)
+    r = client.put(f"/api/v1/rooms/{room['id']}/door", json={"checkin_opens_minutes": 180}, headers=admin)
+    assert r.status_code == 200, r.text
+    b = meeting(client, admin, room["id"], hour=14)
+    go_to(client, at(10, 58))  # the timer looks 5 minutes ahead
+    settings = client.app.state.settings
+
+    async def upcoming():
+        return await next_boundary(client.app.state.db, clock.now(), settings)
+
+    first, by_room = in_app(client, upcoming)
+    assert first == at(11).astimezone(dt.UTC)  # check-in opens at 11:00, 3 hours before 14:00
+    assert by_room[room["id"]][1] == at(14).astimezone(dt.UTC)
+    go_to(client, at(11, 1))
+    wait_for(lambda: status(client, admin, room["id"])["checkin"] is not None)
+    assert status(client, admin, room["id"])["checkin"]["booking_id"] == b["id"]
