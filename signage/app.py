@@ -24,47 +24,59 @@ from signage.settings import Settings, current_settings
 log = logging.getLogger("signage")
 
 
-class LocaleMiddleware:
-    """Sets the request's language (cookie, else Accept-Language) and the site's time zone.
+class Front:
+    """What every request needs before its route, in one layer (each layer costs every
+    request a frame, and every response message a wrapped `send`):
 
-    The signed-in user's own choice is applied by `signage.auth` once the user is known.
+    - its language (the `lang` cookie, else Accept-Language; the signed-in user's own
+      choice is applied by `signage.auth` once the user is known), the site's time zone
+      and settings;
+    - the body limit: 413 for a body announced or streamed over `max_upload_bytes` (a
+      body with a Content-Length is never longer: the HTTP parser stops there);
+    - the signed-cookie session (Starlette's), passed by for machine clients: a request
+      with a Bearer token or a screen key (header, or `?key=` on the player's API) and
+      no cookie has no session to read or keep (it gets an empty one), so it skips the
+      cookie parsing and the wrapped `send` (a screen stream sends for hours).
     """
 
     def __init__(self, app: ASGIApp, settings: Settings):
-        self.app, self.settings = app, settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"), "lang")
-            accept = headers.get(b"accept-language", b"").decode("latin-1")
-            scope["signage.lang_cookie"] = cookie
-            i18n.current_locale.set(i18n.pick_locale(cookie, None, accept, self.settings.default_locale))
-            i18n.site_timezone.set(self.settings.timezone)
-            current_settings.set(self.settings)
-        await self.app(scope, receive, send)
-
-
-def _cookie(header: str, name: str) -> str | None:
-    for part in header.split(";"):
-        key, _sep, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
-
-
-class BodyLimit:
-    """Refuses request bodies over the limit with 413, whether announced or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+        self.app, self.settings, self.max_bytes = app, settings, settings.max_upload_bytes
+        self.sessions = SessionMiddleware(
+            app,
+            secret_key=settings.secret_key,
+            session_cookie="signage_session",
+            max_age=14 * 24 * 3600,
+            same_site="lax",
+            https_only=settings.secure_cookies,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return await self.sessions(scope, receive, send)
+        headers = dict(scope["headers"])
+        cookie_header = headers.get(b"cookie")
+        cookie = _cookie(cookie_header.decode("latin-1"), "lang") if cookie_header else None
+        accept = headers.get(b"accept-language", b"").decode("latin-1")
+        scope["signage.lang_cookie"] = cookie
+        i18n.current_locale.set(i18n.pick_locale(cookie, None, accept, self.settings.default_locale))
+        i18n.site_timezone.set(self.settings.timezone)
+        current_settings.set(self.settings)
+        length = headers.get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
+                return await self._refuse(scope, receive, send)
+        elif scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            receive = self._limited(receive)
+        if cookie_header is None and (
+            b"authorization" in headers
+            or b"x-screen-key" in headers
+            or (scope["path"].startswith("/player/api/") and b"key=" in scope.get("query_string", b""))
+        ):
+            scope["session"] = Session()
             return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await self._refuse(scope, receive, send)
+        await self.sessions(scope, receive, send)
+
+    def _limited(self, receive: Receive) -> Receive:
         seen = 0
 
         async def limited() -> Message:
@@ -76,13 +88,21 @@ class BodyLimit:
                     raise errors.TooLarge(_too_large(self.max_bytes))
             return message
 
-        await self.app(scope, limited, send)
+        return limited
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         from starlette.requests import Request
 
         response = errors.render_error(Request(scope, receive), 413, "too_large", _too_large(self.max_bytes))
         await response(scope, receive, send)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _sep, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def _too_large(max_bytes: int) -> str:
@@ -128,22 +148,6 @@ class IndexedRouter(Router):
                     await route.handle(scope, receive, send)
                     return
         await super().app(scope, receive, send)
-
-
-class Sessions(SessionMiddleware):
-    """Starlette's signed-cookie sessions, passed by for machine clients: a request with
-    a Bearer token or a screen key (header, or `?key=` on the player's API) and no cookie
-    has no session to read or keep (it gets an empty one), so it skips the cookie parsing
-    and the wrapped `send` (a screen stream sends for hours)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            names = {name for name, _value in scope["headers"]}
-            screen = scope["path"].startswith("/player/api/") and b"key=" in scope.get("query_string", b"")
-            if b"cookie" not in names and (b"authorization" in names or b"x-screen-key" in names or screen):
-                scope["session"] = Session()
-                return await self.app(scope, receive, send)
-        await super().__call__(scope, receive, send)
 
 
 def all_routes() -> list:
@@ -230,19 +234,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.bus.stop()
             await app.state.db.close()
 
-    middleware = [
-        Middleware(LocaleMiddleware, settings=settings),
-        Middleware(BodyLimit, max_bytes=settings.max_upload_bytes),
-        Middleware(
-            Sessions,
-            secret_key=settings.secret_key,
-            session_cookie="signage_session",
-            max_age=14 * 24 * 3600,
-            same_site="lax",
-            https_only=settings.secure_cookies,
-        ),
-    ]
-    app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=errors.handlers, lifespan=lifespan)
+    app = Starlette(
+        routes=all_routes(),
+        middleware=[Middleware(Front, settings=settings)],
+        exception_handlers=errors.handlers,
+        lifespan=lifespan,
+    )
     assert app.router.middleware_stack == app.router.app  # no router-level middleware to keep
     app.router.__class__ = IndexedRouter
     app.router.middleware_stack = app.router.app  # Router.__init__ bound Router.app

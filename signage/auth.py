@@ -290,6 +290,13 @@ def route(
             await audit_refusal(request, path, exc)
             raise
 
+    async def app(scope, receive, send) -> None:
+        # Starlette's `request_response`, without its second exception layer: the
+        # app's ExceptionMiddleware answers errors with the same handlers.
+        response = await guarded(Request(scope, receive, send))
+        await response(scope, receive, send)
+
     r = Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
+    r.app = app
     r.allow = allow  # type: ignore[attr-defined]  # read by tests/test_roles.py
     return r
