@@ -224,18 +224,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time so far of this machine's PostgreSQL processes (server, backends, writers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if text.split(" (", 1)[1].startswith("postgres"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 class Target:
     """A server under load, with what the rounds measured of it."""
 
     def __init__(self, name: str, url: str, token: str, rooms: list[int], proc, drop=None):
         self.name, self.url, self.token, self.rooms, self.proc, self.drop = name, url, token, rooms, proc, drop
-        self.created, self.seconds, self.other, self.next, self.cpu = 0, 0.0, {}, 0, 0.0
+        self.created, self.seconds, self.other, self.next, self.cpu, self.pg_cpu = 0, 0.0, {}, 0, 0.0, 0.0
 
     def load(self, clients: int, seconds: float) -> None:
-        t0, cpu0 = time.perf_counter(), cpu_seconds(self.proc.pid)
+        t0, cpu0, pg0 = time.perf_counter(), cpu_seconds(self.proc.pid), postgres_cpu_seconds()
         result = asyncio.run(post_load(self.url, self.token, self.rooms, clients, seconds, first=self.next))
         self.seconds += time.perf_counter() - t0
         self.cpu += cpu_seconds(self.proc.pid) - cpu0
+        self.pg_cpu += postgres_cpu_seconds() - pg0
         self.created += result["created"]
         self.next += result["created"] + sum(result["other"].values()) + clients  # fresh slots next round
         for k, v in result["other"].items():
@@ -327,6 +342,8 @@ def main() -> None:
             f"{t.name:>10}: {t.rate:7.0f} bookings/s ({t.created} created, other answers {t.other or 'none'}); "
             f"ratio to bare {t.rate / bare.rate:.2f} (goal ≥ 0.25); server CPU {t.cpu_per_booking:.0f} µs per booking"
         )
+        if t.name == "postgresql":
+            print(f"{'':>10}  PostgreSQL's own CPU: {t.pg_cpu / max(t.created, 1) * 1e6:.0f} µs per booking")
         print(f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms)")
 
 

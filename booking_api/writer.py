@@ -47,7 +47,14 @@ CONFLICT = "conflict"
 BATCH = 256  # bookings in one SQLite transaction at most
 PG_CONNECTIONS = 2  # connections of the PostgreSQL writer, each writing a batch at a time
 
-_sqlite_datetime = sqlite_dialect.DATETIME().bind_processor(sqlite_dialect.dialect())
+
+def _sqlite_datetime(value: dt.datetime) -> str:
+    """A naive UTC datetime as SQLAlchemy stores it in SQLite ("2026-11-25 08:00:00.000000")."""
+    return value.isoformat(" ", "microseconds")
+
+
+_sample = dt.datetime(2026, 1, 2, 3, 4, 5, 6)
+assert _sqlite_datetime(_sample) == sqlite_dialect.DATETIME().bind_processor(sqlite_dialect.dialect())(_sample)
 
 
 @dataclasses.dataclass
