@@ -44,7 +44,10 @@ def write_batch(client, batch: list[Wanted]) -> list:
     """One batch as the writer of the client's backend writes it."""
     writer = client.app.state.booking_writer
     if client.app.state.db.backend == "sqlite":
-        return writer._write_batch(batch)
+        # in the writer's own thread (its connection lives there), once a booking has started it
+        return (
+            writer.thread.submit(writer._write_batch, batch).result() if writer.thread else writer._write_batch(batch)
+        )
 
     async def on_own_connection():
         conn = await writer._pg_connect()
@@ -62,9 +65,11 @@ def test_one_batch_each_booking_stands_or_falls_alone(client):
     its own (SQLite: SAVEPOINT, PostgreSQL: a subtransaction): a refusal in the middle
     leaves the others."""
     admin = api_token(client, "admin")
-    room = make_room(client, admin, name="Batch", opens_at="08:00", closes_at="20:00")
+    room = make_room(client, admin, name="Batch", opens_at="08:00", closes_at="20:00", buffer_minutes=10)
     other = make_room(client, admin, name="Other")
     me = client.get("/api/v1/me", headers=admin).json()
+    before = book(client, admin, room["id"], at(12), at(13))
+    assert before.status_code == 201, before.text
     batch = [
         wanted(
             me,
@@ -79,23 +84,30 @@ def test_one_batch_each_booking_stands_or_falls_alone(client):
         wanted(me, 999_999, at(9), at(10), "no such room"),
         wanted(me, other["id"], at(9), at(10), "other room", key="k1", fingerprint="x"),
         wanted(me, other["id"], at(9), at(10), "same key again", key="k1", fingerprint="x"),
-        wanted(me, room["id"], at(10), at(11), "right after the first"),
+        wanted(me, room["id"], at(10, 10), at(11), "after the first and its buffer"),
+        wanted(me, other["id"], at(11), at(12), "same key, another request", key="k1", fingerprint="y"),
+        wanted(me, room["id"], at(13, 5), at(14), "in the buffer of one booked before"),
+        wanted(me, room["id"], at(11, 30), at(12, 30), "overlaps one booked before"),
     ]
     results = write_batch(client, batch)
-    first, overlap, closed, missing, keyed, replay, after = results
+    first, overlap, closed, missing, keyed, replay, after, misused, buffer, before_overlap = results
     assert first["title"] == "first" and first["attendees"][0]["name"] == "Ann"
     assert overlap == CONFLICT
     assert isinstance(closed, Invalid) and closed.detail.get("rule") == "open_hours"
     assert isinstance(missing, NotFound)
     assert keyed["title"] == "other room"
     assert replay.status == 201 and b'"other room"' in replay.body
-    assert after["title"] == "right after the first"
+    assert after["title"] == "after the first and its buffer"
+    assert isinstance(misused, Invalid) and misused.detail == {"header": "Idempotency-Key"}
+    assert buffer == before_overlap == CONFLICT
     stored = {b.title for b in rows(client, select(Booking))}
-    assert stored == {"first", "other room", "right after the first"}
+    assert stored == {before.json()["title"], "first", "other room", "after the first and its buffer"}
+    assert len({first["id"], keyed["id"], after["id"], before.json()["id"]}) == 4
     assert len(rows(client, select(Attendee))) == 1
     assert len(rows(client, select(IdempotencyKey))) == 1
     created = [a for a in rows(client, select(AuditEntry)) if a.action == "booking.create"]
-    assert sorted(a.target for a in created) == sorted(f"booking:{r['id']}" for r in (first, keyed, after))
+    made = (first, keyed, after, before.json())
+    assert sorted(a.target for a in created) == sorted(f"booking:{r['id']}" for r in made)
 
 
 def test_stored_exactly_as_the_series_path_stores(client, backend):
