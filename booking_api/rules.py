@@ -32,6 +32,10 @@ def local_minutes(when: dt.datetime, tz: ZoneInfo) -> tuple[dt.date, int]:
 
 
 def within_open_hours(room: Room, start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> bool:
+    """Within one day's opening hours; a room open all day (00:00 to 24:00) never closes,
+    so its meetings may run past midnight (a room's longest booking still applies)."""
+    if room.opens_at <= 0 and room.closes_at >= 24 * 60:
+        return True
     day, opens = local_minutes(start, tz)
     end_day, closes = local_minutes(end, tz)
     if end_day == day + dt.timedelta(days=1) and closes == 0:

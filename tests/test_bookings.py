@@ -91,7 +91,7 @@ def test_room_rules_are_enforced_with_clear_messages(client):
     for start, end, message in cases:
         r = book(client, member, room["id"], start, end)
         assert r.status_code == 400 and message in r.json()["message"], (start, r.text)
-    soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=10)
+    soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=10)  # may cross midnight
     room2 = make_room(client, admin, name="Notice", capacity=4, notice_minutes=60)
     r = book(client, member, room2["id"], soon, soon + dt.timedelta(minutes=30))
     assert r.status_code == 400 and "at least 60 minutes ahead" in r.json()["message"]
@@ -196,3 +196,22 @@ def test_migration_creates_the_constraint_on_postgresql(tmp_path):
         assert "pending" in definition and "confirmed" in definition
     finally:
         pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_room_open_all_day_takes_meetings_past_midnight(client):
+    """A room open 00:00–24:00 never closes: a meeting may run past midnight. A room
+    that closes at midnight refuses it; the longest booking still applies."""
+    admin = api_token(client, "admin")
+    always = make_room(client, admin, name="Always", max_minutes=120)
+    late = make_room(client, admin, name="Late", opens_at="08:00", closes_at="24:00")
+    r = book(client, admin, always["id"], at(23, 30), at(0, 30, days=2))
+    assert r.status_code == 201, r.text
+    for day in (at(0).date(), at(0, days=2).date()):  # on the grid of both days
+        grid = client.get("/api/v1/availability", params={"date": day.isoformat()}, headers=admin).json()
+        room = next(x for x in grid["rooms"] if x["id"] == always["id"])
+        assert [b["id"] for b in room["bookings"]] == [r.json()["id"]]
+    r = book(client, admin, always["id"], at(23, 30, days=3), at(2, 0, days=4))
+    assert r.status_code == 400 and "at most 120 minutes" in r.json()["message"]
+    r = book(client, admin, late["id"], at(23, 30), at(0, 30, days=2))
+    assert r.status_code == 400 and "open from 08:00 to 24:00" in r.json()["message"]
+    assert book(client, admin, late["id"], at(23, 0), at(0, 0, days=2)).status_code == 201
