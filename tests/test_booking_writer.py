@@ -204,3 +204,28 @@ def test_connections_the_server_dropped_are_replaced(client):
         r = book(client, admin, room["id"], at(hour), at(hour + 1))
         assert r.status_code == 201, r.text
     assert len(writer.pg_open) <= PG_CONNECTIONS
+
+
+def test_a_change_to_the_room_s_rules_applies_to_the_very_next_booking(client):
+    """The PostgreSQL writer checks rules against rooms it keeps in memory, and the stored
+    room decides: a booking checked against rules changed since is checked again."""
+    admin = api_token(client, "admin")
+    booker = api_token(client, "room_admin")
+    me = client.get("/api/v1/me", headers=booker).json()["id"]
+    room = make_room(client, admin, name="Changing", opens_at="08:00", closes_at="20:00")
+    assert book(client, booker, room["id"], at(9), at(10)).status_code == 201  # the room is known now
+
+    def change(**fields):
+        r = client.patch(f"/api/v1/rooms/{room['id']}", json=fields, headers=admin)
+        assert r.status_code == 200, r.text
+
+    change(closes_at="18:00")
+    late = book(client, booker, room["id"], at(19), at(20))
+    assert late.status_code == 400 and "open from 08:00 to 18:00" in late.json()["message"]
+    change(needs_approval=True)
+    assert book(client, booker, room["id"], at(10), at(11)).json()["status"] == "pending"
+    change(owner_ids=[me])
+    assert book(client, booker, room["id"], at(11), at(12)).json()["status"] == "confirmed"
+    change(buffer_minutes=30)
+    assert book(client, booker, room["id"], at(12), at(13)).status_code == 201
+    assert book(client, booker, room["id"], at(13, 15), at(14)).status_code == 409  # in the new buffer
