@@ -2,7 +2,8 @@
 Starlette endpoint in the same run, on SQLite and PostgreSQL; and the availability
 of a day for 1,000 rooms.
 
-    .venv/bin/python bench/booking.py [--clients 50] [--seconds 8] [--rounds 4] [--rooms 1000] [--backends sqlite,postgresql]
+    .venv/bin/python bench/booking.py [--clients 50] [--seconds 8] [--rounds 4] [--rooms 1000]
+                                      [--history-days 100] [--backends sqlite,postgresql]
 
 Servers are uvicorn processes (one worker, no access log) on 127.0.0.1, all started first,
 then loaded in alternating rounds (bare, SQLite, PostgreSQL, bare, ...); the clients
@@ -135,8 +136,9 @@ async def post_load(url: str, token: str, rooms: list[int], clients: int, second
     return {"per_second": ok / elapsed, "created": ok, "other": other}
 
 
-def seed_rooms(db_url: str, count: int) -> list[int]:
-    """`count` rooms and two meetings in each tomorrow afternoon, written directly."""
+def seed_rooms(db_url: str, count: int, history_days: int = 0) -> list[int]:
+    """`count` rooms, two meetings in each tomorrow afternoon, and one meeting a day in
+    each over the past `history_days` (what years of use leave behind), written directly."""
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import insert
 
@@ -176,6 +178,17 @@ def seed_rooms(db_url: str, count: int) -> list[int]:
                             )
                         )
                 s.add_all(bookings)
+                now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+                for back in range(1, history_days + 1):
+                    rows = []
+                    for n, rid in enumerate(ids):
+                        start = now - dt.timedelta(days=back, hours=n % 8)
+                        end = start + dt.timedelta(hours=1)
+                        rows.append(
+                            {"room_id": rid, "title": "past", "organizer_id": None, "start_at": start, "end_at": end,
+                             "blocked_until": end, "status": "confirmed", "created_at": start, "updated_at": start}
+                        )  # fmt: skip
+                    await s.execute(insert(Booking), rows)
             return ids
         finally:
             await db.close()
@@ -292,7 +305,7 @@ def start_backend(backend: str, args, tmp: Path) -> Target | None:
         cli(env, "db", "upgrade")
         cli(env, "user", "create", "--email", "bench@example.com", "--password", "benchmark", "--role", "member")
         token = cli(env, "token", "create", "--email", "bench@example.com")
-        rooms = seed_rooms(db_url, args.rooms)
+        rooms = seed_rooms(db_url, args.rooms, args.history_days)
         proc, url = start([PY, "-m", "uvicorn", "signage.app:create_app", "--factory"], env, tmp / f"{backend}.log")
     except BaseException:
         if drop:
@@ -308,6 +321,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--history-days", type=int, default=100, help="past days of bookings in every room")
     args = parser.parse_args()
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="bench-booking-") as tmp_name:
@@ -344,7 +358,10 @@ def main() -> None:
         )
         if t.name == "postgresql":
             print(f"{'':>10}  PostgreSQL's own CPU: {t.pg_cpu / max(t.created, 1) * 1e6:.0f} µs per booking")
-        print(f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms)")
+        print(
+            f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms), "
+            f"with {args.history_days} past days of bookings in every room"
+        )
 
 
 if __name__ == "__main__":

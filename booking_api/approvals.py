@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -74,7 +74,7 @@ async def pending_for(request: Request, limit: int) -> list:
         select(Booking, Room, User)
         .join(Room, Room.id == Booking.room_id)
         .outerjoin(User, User.id == Booking.organizer_id)
-        .where(Booking.status == "pending")
+        .where(Booking.status == literal_column("'pending'"))  # a literal: ix_bookings_pending_start_at applies
         .order_by(Booking.start_at)
     )
     if user.role != "admin":

@@ -485,7 +485,8 @@ async def api_list(request: Request) -> Response:
         query = query.where(Booking.room_id == int(room_id))
     start, end = _param_time(request, "from"), _param_time(request, "to")
     if start:
-        query = query.where(Booking.end_at > start)
+        # blocked_until >= end_at: implied, and lets a room's index skip its history
+        query = query.where(Booking.end_at > start, Booking.blocked_until > start)
     if end:
         query = query.where(Booking.start_at < end)
     status = request.query_params.get("status")

@@ -16,7 +16,7 @@ import secrets
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -126,7 +126,8 @@ async def feed(request: Request) -> Response:
             raise NotFound(_("No such calendar feed."))
         if found.kind == "room":
             room = await get_room(s, found.owner_id)
-            name, where = room.name, Booking.room_id == room.id
+            # blocked_until >= end_at: implied below, and the room's index skips its history
+            name, where = room.name, and_(Booking.room_id == room.id, Booking.blocked_until > since)
         else:
             invited = select(Attendee.booking_id).where(Attendee.user_id == found.owner_id)
             name, where = _("My meetings"), or_(Booking.organizer_id == found.owner_id, Booking.id.in_(invited))

@@ -65,7 +65,21 @@ class Series(Base):
 
 class Booking(Base):
     __tablename__ = "bookings"
-    __table_args__ = (Index("ix_bookings_room_id_start_at", "room_id", "start_at"),)
+    __table_args__ = (
+        # Years of history must not slow today down: a day's bookings are found from their
+        # end (ix_bookings_end_at), a room's from the end of their buffer, which is never
+        # before their end (ix_bookings_room_id_blocked_until); both skip what has ended.
+        # (An index by room and start read a room's whole history to find its next booking.)
+        Index("ix_bookings_end_at", "end_at"),
+        Index("ix_bookings_room_id_blocked_until", "room_id", "blocked_until"),
+        # The approvals inbox: the pending ones, by start (partial: no other query is tempted by it).
+        Index(
+            "ix_bookings_pending_start_at",
+            "start_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))

@@ -74,14 +74,23 @@ async def room_bookings(s, room_id: int, now: dt.datetime, tz: ZoneInfo) -> tupl
         await s.scalars(
             select(Booking)
             .where(
-                Booking.room_id == room_id, Booking.status.in_(ACTIVE), Booking.start_at < end, Booking.end_at > start
+                Booking.room_id == room_id,
+                Booking.status.in_(ACTIVE),
+                Booking.start_at < end,
+                Booking.end_at > start,
+                Booking.blocked_until > start,  # implied; the room's index skips its history
             )
             .order_by(Booking.start_at)
         )
     ).all()
     upcoming = await s.scalar(
         select(Booking)
-        .where(Booking.room_id == room_id, Booking.status.in_(ACTIVE), Booking.start_at > now)
+        .where(
+            Booking.room_id == room_id,
+            Booking.status.in_(ACTIVE),
+            Booking.start_at > now,
+            Booking.blocked_until > now,  # implied; the room's index skips its history
+        )
         .order_by(Booking.start_at)
         .limit(1)
     )
@@ -199,6 +208,7 @@ async def release_no_shows(db, now: dt.datetime, settings) -> list[Booking]:
                     Booking.status == "confirmed",
                     Booking.start_at <= now,
                     Booking.start_at > now - RELEASE_LOOKBACK,
+                    Booking.end_at > now - RELEASE_LOOKBACK,  # implied; lets ix_bookings_end_at skip history
                     ~exists().where(CheckIn.booking_id == Booking.id),
                 )
             )
@@ -306,6 +316,7 @@ async def next_boundary(
                     Booking.status.in_(ACTIVE),
                     Booking.start_at < horizon + reach,
                     or_(Booking.end_at > since, Booking.start_at > since - reach),
+                    Booking.end_at > since - reach,  # implied (end > start), and lets the index skip history
                 )
             )
         ).all()
