@@ -6,10 +6,12 @@ from sqlalchemy import select
 
 from booking_api.models import Attendee, Booking, Room, Series
 
+NINE, TEN, ELEVEN = at(9), at(10), at(11)  # one day for the cases and the body, even across midnight
+
 CASES = [
-    ({"end": iso(at(9))}, 400, "must end after it starts"),
-    ({"end": iso(at(10))}, 400, "has no length"),
-    ({"start": at(10).replace(tzinfo=None).isoformat()}, 400, "timezone"),
+    ({"end": iso(NINE)}, 400, "must end after it starts"),
+    ({"end": iso(TEN)}, 400, "has no length"),
+    ({"start": TEN.replace(tzinfo=None).isoformat()}, 400, "timezone"),
     ({"start": "tomorrow at ten"}, 400, "Some fields are not valid"),
     ({"start": 1767225600}, 400, "ISO 8601"),
     ({"room_id": 987654}, 404, "No such room"),
@@ -31,7 +33,7 @@ def test_bad_booking_is_refused_and_nothing_written(client):
     admin, member = api_token(client, "room_admin"), api_token(client, "member")
     room = make_room(client, admin, name="Input", capacity=4)
     for change, status, message in CASES:
-        body = {"room_id": room["id"], "title": "T", "start": iso(at(10)), "end": iso(at(11)), **change}
+        body = {"room_id": room["id"], "title": "T", "start": iso(TEN), "end": iso(ELEVEN), **change}
         r = client.post("/api/v1/bookings", json=body, headers=member)
         assert r.status_code == status, (change, r.text)
         answer = r.json()
