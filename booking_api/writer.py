@@ -6,7 +6,7 @@ same transaction) but is built for throughput, without the ORM:
 
 - SQLite: group commit. Requests queue for one writer thread that has its own
   connection. For every request waiting it takes the write lock once (BEGIN
-  IMMEDIATE), checks and inserts each booking in its own SAVEPOINT, and commits
+  IMMEDIATE), checks and inserts each booking, and commits
   once: one thread hop and one commit for a whole burst, where one request at a
   time held the lock across eight awaits. The thread runs while this process's
   other writers wait (`Database.write_lock`); other processes meet it at the file lock.
@@ -201,25 +201,36 @@ class Writer:
             self.conn = None
 
     def _write_batch(self, batch: list[Wanted]) -> list:
+        """Each booking's result, all in one transaction. A refusal (rules, key, overlap)
+        comes before anything of its booking is written; should the database refuse a
+        booking half-way, the transaction is rolled back and the batch written again
+        without it (rare: no SAVEPOINT per booking for it)."""
         conn = self._connect()
-        results: list = []
-        rooms: dict[int, SimpleNamespace | None] = {}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for w in batch:
-                conn.execute("SAVEPOINT one")
-                try:
-                    results.append(w.context.run(self._write_one, conn, w, rooms))  # in the request's language
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO one")
-                    results.append(exc)
-                conn.execute("RELEASE one")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
+        failed: dict[int, Exception] = {}
+        while True:
+            results: list = []
+            rooms: dict[int, SimpleNamespace | None] = {}
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for n, w in enumerate(batch):
+                    if n in failed:
+                        results.append(failed[n])
+                        continue
+                    try:
+                        results.append(w.context.run(self._write_one, conn, w, rooms))  # in the request's language
+                    except AppError as exc:  # refused before anything was written
+                        results.append(exc)
+                    except Exception as exc:  # part of it may be written: again, without it
+                        failed[n] = exc
+                        break
+                else:
+                    conn.execute("COMMIT")
+                    return results
                 conn.execute("ROLLBACK")
-            raise
-        return results
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def _write_one(self, conn: sqlite3.Connection, w: Wanted, rooms: dict):
         if w.room_id not in rooms:

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from booking_api.models import Attendee, Booking, IdempotencyKey
 from booking_api.writer import CONFLICT, PG_CONNECTIONS, Wanted
-from signage.errors import Invalid, NotFound
+from signage.errors import AppError, Invalid, NotFound
 from signage.models import AuditEntry
 
 
@@ -62,8 +62,9 @@ def write_batch(client, batch: list[Wanted]) -> list:
 
 def test_one_batch_each_booking_stands_or_falls_alone(client):
     """A burst is one transaction, but each booking is checked and kept or dropped on
-    its own (SQLite: SAVEPOINT, PostgreSQL: a subtransaction): a refusal in the middle
-    leaves the others."""
+    its own: a refusal in the middle leaves the others, and so does a booking the
+    database refuses half-way (SQLite: the batch is written again without it;
+    PostgreSQL: each booking is a subtransaction, or the batch one booking at a time)."""
     admin = api_token(client, "admin")
     room = make_room(client, admin, name="Batch", opens_at="08:00", closes_at="20:00", buffer_minutes=10)
     other = make_room(client, admin, name="Other")
@@ -88,9 +89,18 @@ def test_one_batch_each_booking_stands_or_falls_alone(client):
         wanted(me, other["id"], at(11), at(12), "same key, another request", key="k1", fingerprint="y"),
         wanted(me, room["id"], at(13, 5), at(14), "in the buffer of one booked before"),
         wanted(me, room["id"], at(11, 30), at(12, 30), "overlaps one booked before"),
+        wanted(  # the database refuses it half-way (after its booking row): none of it may stay
+            me,
+            other["id"],
+            at(14),
+            at(15),
+            "refused by the database",
+            attendees=[dict(name=None, email="", phone="", role="chair", user_id=None)],
+        ),
+        wanted(me, other["id"], at(16), at(17), "after the refused one"),
     ]
     results = write_batch(client, batch)
-    first, overlap, closed, missing, keyed, replay, after, misused, buffer, before_overlap = results
+    first, overlap, closed, missing, keyed, replay, after, misused, buffer, before_overlap, broken, last = results
     assert first["title"] == "first" and first["attendees"][0]["name"] == "Ann"
     assert overlap == CONFLICT
     assert isinstance(closed, Invalid) and closed.detail.get("rule") == "open_hours"
@@ -100,13 +110,15 @@ def test_one_batch_each_booking_stands_or_falls_alone(client):
     assert after["title"] == "after the first and its buffer"
     assert isinstance(misused, Invalid) and misused.detail == {"header": "Idempotency-Key"}
     assert buffer == before_overlap == CONFLICT
+    assert isinstance(broken, Exception) and not isinstance(broken, AppError)
+    assert last["title"] == "after the refused one"
     stored = {b.title for b in rows(client, select(Booking))}
-    assert stored == {before.json()["title"], "first", "other room", "after the first and its buffer"}
-    assert len({first["id"], keyed["id"], after["id"], before.json()["id"]}) == 4
+    assert stored == {before.json()["title"], "first", "other room", "after the first and its buffer", last["title"]}
+    assert len({first["id"], keyed["id"], after["id"], before.json()["id"], last["id"]}) == 5
     assert len(rows(client, select(Attendee))) == 1
     assert len(rows(client, select(IdempotencyKey))) == 1
     created = [a for a in rows(client, select(AuditEntry)) if a.action == "booking.create"]
-    made = (first, keyed, after, before.json())
+    made = (first, keyed, after, before.json(), last)
     assert sorted(a.target for a in created) == sorted(f"booking:{r['id']}" for r in made)
 
 
