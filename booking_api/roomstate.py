@@ -115,7 +115,10 @@ def meeting(b: Booking | None, organizers: dict, checkins: dict, now: dt.datetim
 
 
 def walkup_limit(room: Room, upcoming: Booking | None, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
-    """Until when a walk-up booking starting now may last: None when under 5 minutes."""
+    """Until when a walk-up booking starting now may last: None when under 5 minutes, or
+    when the room's bookings need approval (nobody approves at the door)."""
+    if room.needs_approval:
+        return None
     limit = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=WALKUP_DEFAULT_MINUTES)
     if upcoming is not None:
         limit = min(limit, upcoming.start_at - dt.timedelta(minutes=room.buffer_minutes))

@@ -2,7 +2,8 @@
 
 Two taps: "Book now" shows until when (`roomstate.load_status` works that out: the
 next booking less the room's buffer, closing time, the room's longest booking, at
-most an hour); "Confirm" books it. Someone is standing there, so it is checked in.
+most an hour); "Confirm" books it. Someone is standing there, so it is checked in. Rooms whose
+bookings need approval take no walk-ups (nobody approves at the door).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ async def walk_up(request: Request, room_id: int, until: dt.datetime | None = No
             status = await load_status(s, room, now, settings)
             if status["current"] is not None:
                 raise Conflict(_("%(room)s is in use.", room=room.name))
+            if room.needs_approval:
+                raise Conflict(_("%(room)s needs approval: please book it ahead.", room=room.name))
             limit = status["walkup_until_at"]
             if limit is None:
                 raise Conflict(_("%(room)s is not free long enough to book now.", room=room.name))

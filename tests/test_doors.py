@@ -331,3 +331,15 @@ def test_the_timer_reads_as_far_ahead_as_the_widest_check_in_window(client):
     go_to(client, at(11, 1))
     wait_for(lambda: status(client, admin, room["id"])["checkin"] is not None)
     assert status(client, admin, room["id"])["checkin"]["booking_id"] == b["id"]
+
+
+def test_no_walk_up_in_a_room_that_needs_approval(client):
+    """Nobody approves at the door: such a room offers no "Book now", and a walk-up
+    request is refused with a reason, nothing written."""
+    admin, room = setup_room(client, needs_approval=True)
+    screen = door_screen(client, admin, room["id"])
+    go_to(client, at(13, 0))
+    assert status(client, admin, room["id"])["walkup_until"] is None
+    r = client.post(f"/player/api/rooms/{room['id']}/walkup", json={}, headers=screen["headers"])
+    assert r.status_code == 409 and "needs approval" in r.json()["message"], r.text
+    assert rows(client, select(Booking)) == [] and rows(client, select(CheckIn)) == []
