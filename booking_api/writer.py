@@ -133,28 +133,53 @@ class Writer:
     def __init__(self, db) -> None:
         self.db = db
         self.queue: asyncio.Queue | None = None
-        self.task: asyncio.Task | None = None
-        self.thread: concurrent.futures.ThreadPoolExecutor | None = None
-        self.conn: sqlite3.Connection | None = None
-        self.pg_queue: asyncio.Queue | None = None
-        self.pg_tasks: list[asyncio.Task] = []
-        self.pg_open: set = set()
+        self.tasks: list[asyncio.Task] = []
+        self.thread: concurrent.futures.ThreadPoolExecutor | None = None  # SQLite: the one that writes
+        self.conn: sqlite3.Connection | None = None  # SQLite: the writer thread's connection
+        self.pg_open: set = set()  # PostgreSQL: the workers' connections
 
     async def create(self, w: Wanted) -> dict | Replay | str:
         """The new booking's answer, a stored answer to replay, or CONFLICT; raises AppError."""
-        if self.db.backend == "sqlite":
-            result = await self._queued(w)
-        else:
-            result = await self._pg_queued(w)
+        if not self.tasks:
+            self._start()
+        done = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((w, done))
+        result = await done
         if isinstance(result, BaseException):
             raise result
         return result
 
+    def _start(self) -> None:
+        self.queue = asyncio.Queue()
+        if self.db.backend == "sqlite":
+            self.thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="signage-booking-writer")
+            write, workers, limit = self._sqlite_write, 1, BATCH
+        else:
+            write, workers, limit = self._pg_write, PG_CONNECTIONS, PG_BATCH
+        self.tasks = [
+            asyncio.create_task(self._drain(write, limit), name=f"signage-booking-writer-{n}") for n in range(workers)
+        ]
+
+    async def _drain(self, write, limit: int) -> None:
+        """One worker: takes every request waiting (up to `limit`) and writes them together
+        with `write(batch, own)`; `own` is what the worker keeps between batches."""
+        own = SimpleNamespace(conn=None)
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < limit and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                results = await write([w for w, _ in batch], own)
+            except Exception as exc:  # nothing of the batch was written
+                results = [exc] * len(batch)
+            for (_w, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
     async def close(self) -> None:
-        tasks = [t for t in (self.task, *self.pg_tasks) if t]
-        for task in tasks:
+        for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.thread:
             self.thread.submit(self._close_conn).result()
             self.thread.shutdown()
@@ -163,29 +188,9 @@ class Writer:
 
     # ------------------------------------------------------------ SQLite
 
-    async def _queued(self, w: Wanted):
-        if self.task is None:
-            self.queue = asyncio.Queue()
-            self.thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="signage-booking-writer")
-            self.task = asyncio.create_task(self._drain(), name="signage-booking-writer")
-        done = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait((w, done))
-        return await done
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self.queue.get()]
-            while len(batch) < BATCH and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            try:
-                async with self.db.write_lock:
-                    results = await loop.run_in_executor(self.thread, self._write_batch, [w for w, _ in batch])
-            except Exception as exc:  # the commit failed: none of the batch was written
-                results = [exc] * len(batch)
-            for (_w, done), result in zip(batch, results, strict=True):
-                if not done.done():
-                    done.set_result(result)
+    async def _sqlite_write(self, batch: list[Wanted], _own) -> list:
+        async with self.db.write_lock:
+            return await asyncio.get_running_loop().run_in_executor(self.thread, self._write_batch, batch)
 
     def _connect(self) -> sqlite3.Connection:
         if self.conn is None:
@@ -291,43 +296,21 @@ class Writer:
 
     # ------------------------------------------------------------ PostgreSQL
 
-    async def _pg_queued(self, w: Wanted):
-        if not self.pg_tasks:
-            self.pg_queue = asyncio.Queue()
-            self.pg_tasks = [
-                asyncio.create_task(self._pg_worker(), name=f"signage-booking-writer-{n}")
-                for n in range(PG_CONNECTIONS)
-            ]
-        done = asyncio.get_running_loop().create_future()
-        self.pg_queue.put_nowait((w, done))
-        return await done
-
-    async def _pg_worker(self) -> None:
-        """One connection: takes every request waiting (up to PG_BATCH) and writes them together."""
+    async def _pg_write(self, batch: list[Wanted], own) -> list:
+        """On the worker's own connection: made at first use, again when the server dropped it."""
         import asyncpg
 
-        conn = None
-        while True:
-            batch = [await self.pg_queue.get()]
-            while len(batch) < PG_BATCH and not self.pg_queue.empty():
-                batch.append(self.pg_queue.get_nowait())
-            try:
-                if conn is None or conn.is_closed():  # first use, or the server dropped it meanwhile
-                    self.pg_open.discard(conn)
-                    conn = None
-                    conn = await self._pg_connect()
-                results = await self._pg_batch(conn, [w for w, _ in batch])
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-                if conn is not None:  # a broken connection is not used again
-                    self.pg_open.discard(conn)
-                    conn.terminate()
-                    conn = None
-                results = [exc] * len(batch)
-            except Exception as exc:
-                results = [exc] * len(batch)
-            for (_w, done), result in zip(batch, results, strict=True):
-                if not done.done():
-                    done.set_result(result)
+        if own.conn is None or own.conn.is_closed():
+            self.pg_open.discard(own.conn)
+            own.conn = None
+            own.conn = await self._pg_connect()
+        try:
+            return await self._pg_batch(own.conn, batch)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            self.pg_open.discard(own.conn)  # a broken connection is not used again
+            own.conn.terminate()
+            own.conn = None
+            raise
 
     async def _pg_connect(self):
         import asyncpg
