@@ -241,3 +241,65 @@ def test_a_change_to_the_room_s_rules_applies_to_the_very_next_booking(client):
     change(buffer_minutes=30)
     assert book(client, booker, room["id"], at(12), at(13)).status_code == 201
     assert book(client, booker, room["id"], at(13, 15), at(14)).status_code == 409  # in the new buffer
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_another_process_writing_is_waited_for_while_the_server_goes_on(make_server):
+    """SQLite: the writer writes in the event loop, so it must never wait there. While
+    another connection holds the write lock, a booking waits for it (in the writer's
+    thread) and the server answers everything else meanwhile; then the booking is made."""
+    import sqlite3
+    import threading
+
+    server = make_server()
+    admin = make_token(server_settings(server), "admin")
+    room = httpx.post(
+        f"{server.url}/api/v1/rooms", json={"name": "Locked", "capacity": 6, "opens_at": "07:00"}, headers=admin
+    ).json()
+    assert book_over_http(server, admin, room["id"], at(8), at(9)).status_code == 201  # the writer is up
+    other = sqlite3.connect(server.env["SIGNAGE_DATABASE_URL"].split("///", 1)[1], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    answer: list[httpx.Response] = []
+    waiting = threading.Thread(
+        target=lambda: answer.append(book_over_http(server, admin, room["id"], at(10), at(11))), daemon=True
+    )
+    try:
+        waiting.start()
+        waiting.join(0.5)
+        assert not answer, "the booking was written while another connection held the lock"
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+        listed = httpx.get(f"{server.url}/api/v1/rooms/{room['id']}", headers=admin, timeout=5)
+        assert listed.status_code == 200 and listed.json()["name"] == "Locked"
+        assert not answer
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    waiting.join(20)
+    assert answer and answer[0].status_code == 201, answer and answer[0].text
+    assert book_over_http(server, admin, room["id"], at(12), at(13)).status_code == 201  # and back in the loop
+
+
+def book_over_http(server, headers: dict, room_id: int, start, end) -> httpx.Response:
+    body = {"room_id": room_id, "title": "t", "start": iso(start), "end": iso(end)}
+    return httpx.post(f"{server.url}/api/v1/bookings", json=body, headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_sqlite_writer_checkpoints_its_wal(client, monkeypatch):
+    """The writer's connection never checkpoints on commit (that would fsync in the event
+    loop): it checkpoints in its thread once the WAL has grown, so the WAL stays bounded."""
+    import os
+
+    from booking_api import writer
+
+    monkeypatch.setattr(writer, "WAL_CHECKPOINT", 64 << 10)
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Checkpoint")
+    wal = client.app.state.db.engine.url.database + "-wal"
+    biggest = 0
+    for n in range(120):  # one commit each: far more than 64 KB of WAL without checkpoints
+        start = at(0) + dt.timedelta(minutes=10 * n)
+        assert book(client, admin, room["id"], start, start + dt.timedelta(minutes=10)).status_code == 201
+        biggest = max(biggest, os.stat(wal).st_size)
+    assert biggest < 4 * (64 << 10), biggest
+    assert len(rows(client, select(Booking))) == 120
