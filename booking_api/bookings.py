@@ -270,8 +270,7 @@ async def create_one(request: Request, body: BookingIn, times, key: str, print_:
         result = await request.app.state.booking_writer.create(wanted)
         if isinstance(result, writer.Replay):
             return result.status, result.body  # type: ignore[return-value]
-        if result != writer.CONFLICT:
-            await announce(request, {body.room_id})
+        if result != writer.CONFLICT:  # announced by the writer
             return 201, result
         async with request.app.state.db.session() as s:  # the 409, with suggestions
             room = await get_room(s, body.room_id)
@@ -283,10 +282,7 @@ async def create_one(request: Request, body: BookingIn, times, key: str, print_:
 
 
 async def announce(request: Request, room_ids) -> None:
-    bus = request.app.state.bus
-    for room_id in room_ids:
-        await bus.notify(f"room:{room_id}", {"type": "booking", "room_id": room_id})
-    await bus.notify("bookings", {"type": "booking", "rooms": sorted(room_ids)})
+    await request.app.state.bus.notify_many(writer.booking_events(room_ids))
 
 
 async def get_booking(s, booking_id: int, lock: bool = False) -> Booking:

@@ -139,11 +139,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Writer:
-    """One per app (made in the lifespan): `await writer.create(wanted)`."""
+def booking_events(room_ids) -> list[tuple[str, dict]]:
+    """What the event bus is told when bookings of these rooms changed: each room's
+    channel (its door screens) and `bookings` (availability pages, the room timer)."""
+    events = [(f"room:{room_id}", {"type": "booking", "room_id": room_id}) for room_id in room_ids]
+    return [*events, ("bookings", {"type": "booking", "rooms": sorted(room_ids)})]
 
-    def __init__(self, db) -> None:
-        self.db = db
+
+class Writer:
+    """One per app (made in the lifespan): `await writer.create(wanted)`. It announces
+    the bookings it made on `bus`, a batch at once, before it answers."""
+
+    def __init__(self, db, bus) -> None:
+        self.db, self.bus = db, bus
         self.queue: asyncio.Queue | None = None
         self.tasks: list[asyncio.Task] = []
         # SQLite: where the writer waits for other processes' locks, and checkpoints
@@ -185,6 +193,8 @@ class Writer:
                 results = await write([w for w, _ in batch], own)
             except Exception as exc:  # nothing of the batch was written
                 results = [exc] * len(batch)
+            if made := {r["room_id"] for r in results if isinstance(r, dict)}:
+                await self.bus.notify_many(booking_events(made))
             for (_w, done), result in zip(batch, results, strict=True):
                 if not done.done():
                     done.set_result(result)
@@ -263,6 +273,7 @@ class Writer:
         while True:
             results: list = []
             rooms: dict[int, SimpleNamespace | None] = {}
+            now = _sqlite_datetime(utcnow().replace(tzinfo=None))  # created_at of the whole batch
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -275,7 +286,7 @@ class Writer:
                         results.append(failed[n])
                         continue
                     try:
-                        results.append(w.context.run(self._write_one, conn, w, rooms))  # in the request's language
+                        results.append(w.context.run(self._write_one, conn, w, rooms, now))  # in the request's language
                     except AppError as exc:  # refused before anything was written
                         results.append(exc)
                     except Exception as exc:  # part of it may be written: again, without it
@@ -290,7 +301,7 @@ class Writer:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _write_one(self, conn: sqlite3.Connection, w: Wanted, rooms: dict):
+    def _write_one(self, conn: sqlite3.Connection, w: Wanted, rooms: dict, now: str):
         if w.room_id not in rooms:
             row = conn.execute(
                 "SELECT id, name, opens_at, closes_at, needs_approval, buffer_minutes, max_minutes, window_days,"
@@ -321,7 +332,6 @@ class Writer:
                 "SELECT 1 FROM room_owners WHERE room_id = ? AND user_id = ?", (w.room_id, w.user_id)
             ).fetchone()
             status = "confirmed" if owns else "pending"
-        now = _sqlite_datetime(utcnow().replace(tzinfo=None))
         booking_id = conn.execute(
             "INSERT INTO bookings (room_id, series_id, detached, title, organizer_id, start_at, end_at,"
             " blocked_until, status, notes, services, reason, decided_by, created_at, updated_at)"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
@@ -16,8 +16,8 @@ async def json_body(request: Request) -> dict:
     """The request's JSON object, or Invalid with a message saying what is wrong."""
     raw = await request.body()
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = orjson.loads(raw)  # strict UTF-8: no lone surrogates to fail later in the database
+    except orjson.JSONDecodeError as exc:
         raise Invalid(_("The request body is not valid JSON."), str(exc)) from None
     if not isinstance(data, dict):
         raise Invalid(_("The request body must be a JSON object."))

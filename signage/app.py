@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         clock.reset()  # a shifted clock (SIGNAGE_TEST_CLOCK) never outlives its app
         app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
         app.state.media_worker.start()
-        app.state.booking_writer = Writer(app.state.db)
+        app.state.booking_writer = Writer(app.state.db, app.state.bus)
         app.state.screen_reports = ScreenReports(app.state.db, app.state.bus)
         app.state.room_timer = RoomTimer(app)
         await app.state.room_timer.start()
