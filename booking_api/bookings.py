@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from booking_api import recurrence, rules, writer
-from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series
+from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series, booking_json
 from booking_api.rooms import get_room, may_manage
 from signage import audit, openapi
 from signage.api import json_body, parse
@@ -102,27 +102,6 @@ class BookingOut(BaseModel):
     attendees: list[AttendeeOut]
     occurrences: list[dict] | None = None
     skipped: list[dict] | None = None
-
-
-def booking_json(b: Booking, attendees: list[Attendee] | None = None) -> dict:
-    return {
-        "id": b.id,
-        "room_id": b.room_id,
-        "series_id": b.series_id,
-        "title": b.title,
-        "organizer_id": b.organizer_id,
-        "start": b.start_at.isoformat(),
-        "end": b.end_at.isoformat(),
-        "status": b.status,
-        "reason": b.reason,
-        "notes": b.notes,
-        "services": list(b.services),
-        "detached": b.detached,
-        "attendees": [
-            {"name": a.name, "email": a.email, "phone": a.phone, "role": a.role, "user_id": a.user_id}
-            for a in attendees or []
-        ],
-    }
 
 
 def site_tz(request: Request) -> ZoneInfo:
@@ -481,8 +460,7 @@ async def api_list(request: Request) -> Response:
         query = query.where(Booking.room_id == int(room_id))
     start, end = _param_time(request, "from"), _param_time(request, "to")
     if start:
-        # blocked_until >= end_at: implied, and lets a room's index skip its history
-        query = query.where(Booking.end_at > start, Booking.blocked_until > start)
+        query = query.where(Booking.ends_after(start))
     if end:
         query = query.where(Booking.start_at < end)
     status = request.query_params.get("status")

@@ -16,7 +16,7 @@ import secrets
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -126,12 +126,11 @@ async def feed(request: Request) -> Response:
             raise NotFound(_("No such calendar feed."))
         if found.kind == "room":
             room = await get_room(s, found.owner_id)
-            # blocked_until >= end_at: implied below, and the room's index skips its history
-            name, where = room.name, and_(Booking.room_id == room.id, Booking.blocked_until > since)
+            name, where = room.name, Booking.room_id == room.id
         else:
             invited = select(Attendee.booking_id).where(Attendee.user_id == found.owner_id)
             name, where = _("My meetings"), or_(Booking.organizer_id == found.owner_id, Booking.id.in_(invited))
-        picked = (await s.scalars(select(Booking).where(where, Booking.end_at > since).limit(5000))).all()
+        picked = (await s.scalars(select(Booking).where(where, Booking.ends_after(since)).limit(5000))).all()
         series_ids = {b.series_id for b in picked if b.series_id is not None}
         whole = (
             list((await s.scalars(select(Booking).where(Booking.series_id.in_(series_ids)))).all())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DDL, JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event, func, text
+from sqlalchemy import DDL, JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, and_, event, func, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -104,6 +104,12 @@ class Booking(Base):
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @classmethod
+    def ends_after(cls, t: dt.datetime):
+        """Bookings whose meeting goes on after `t`. The end of the buffer is never before
+        the end, so `blocked_until > t` adds nothing but lets a room's index skip its history."""
+        return and_(cls.end_at > t, cls.blocked_until > t)
+
 
 Booking.__table__.append_constraint(
     ExcludeConstraint(
@@ -119,6 +125,28 @@ event.listen(
     "before_create",
     DDL("CREATE EXTENSION IF NOT EXISTS btree_gist").execute_if(dialect="postgresql"),
 )
+
+
+def booking_json(b, attendees=None) -> dict:
+    """A booking as the API shows it (`b`: a Booking, or anything with its attributes)."""
+    return {
+        "id": b.id,
+        "room_id": b.room_id,
+        "series_id": b.series_id,
+        "title": b.title,
+        "organizer_id": b.organizer_id,
+        "start": b.start_at.isoformat(),
+        "end": b.end_at.isoformat(),
+        "status": b.status,
+        "reason": b.reason,
+        "notes": b.notes,
+        "services": list(b.services),
+        "detached": b.detached,
+        "attendees": [
+            {"name": a.name, "email": a.email, "phone": a.phone, "role": a.role, "user_id": a.user_id}
+            for a in attendees or []
+        ],
+    }
 
 
 class Attendee(Base):

@@ -77,8 +77,7 @@ async def room_bookings(s, room_id: int, now: dt.datetime, tz: ZoneInfo) -> tupl
                 Booking.room_id == room_id,
                 Booking.status.in_(ACTIVE),
                 Booking.start_at < end,
-                Booking.end_at > start,
-                Booking.blocked_until > start,  # implied; the room's index skips its history
+                Booking.ends_after(start),
             )
             .order_by(Booking.start_at)
         )

@@ -47,6 +47,7 @@ import orjson
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from booking_api import rules
+from booking_api.models import booking_json
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
 
@@ -99,25 +100,12 @@ class Replay:
 
 
 def answer_of(w: Wanted, booking_id: int, status: str) -> dict:
-    """The booking as `bookings.booking_json` shows it."""
-    return {
-        "id": booking_id,
-        "room_id": w.room_id,
-        "series_id": None,
-        "title": w.title,
-        "organizer_id": w.user_id,
-        "start": w.start.isoformat(),
-        "end": w.end.isoformat(),
-        "status": status,
-        "reason": "",
-        "notes": w.notes,
-        "services": list(w.services),
-        "detached": False,
-        "attendees": [
-            {"name": a["name"], "email": a["email"], "phone": a["phone"], "role": a["role"], "user_id": a["user_id"]}
-            for a in w.attendees
-        ],
-    }
+    """The new booking as the API shows it."""
+    made = SimpleNamespace(
+        id=booking_id, room_id=w.room_id, series_id=None, title=w.title, organizer_id=w.user_id, start_at=w.start,
+        end_at=w.end, status=status, reason="", notes=w.notes, services=w.services, detached=False,
+    )  # fmt: skip
+    return booking_json(made, [SimpleNamespace(**a) for a in w.attendees])
 
 
 def check_room(w: Wanted, room) -> None:
