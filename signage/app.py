@@ -12,6 +12,7 @@ from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import Session, SessionMiddleware
+from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,7 +56,7 @@ class Front:
             return await self.sessions(scope, receive, send)
         headers = dict(scope["headers"])
         cookie_header = headers.get(b"cookie")
-        cookie = _cookie(cookie_header.decode("latin-1"), "lang") if cookie_header else None
+        cookie = cookie_parser(cookie_header.decode("latin-1")).get("lang") if cookie_header else None
         accept = headers.get(b"accept-language", b"").decode("latin-1")
         scope["signage.lang_cookie"] = cookie
         i18n.current_locale.set(i18n.pick_locale(cookie, None, accept, self.settings.default_locale))
@@ -95,14 +96,6 @@ class Front:
 
         response = errors.render_error(Request(scope, receive), 413, "too_large", _too_large(self.max_bytes))
         await response(scope, receive, send)
-
-
-def _cookie(header: str, name: str) -> str | None:
-    for part in header.split(";"):
-        key, _sep, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
 
 
 def _too_large(max_bytes: int) -> str:
