@@ -38,6 +38,7 @@ import contextvars
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
 from types import SimpleNamespace
@@ -50,6 +51,8 @@ from booking_api import rules
 from booking_api.models import booking_json
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
+
+log = logging.getLogger("signage.bookings")
 
 CONFLICT = "conflict"
 BATCH = 256  # bookings in one SQLite transaction at most
@@ -182,7 +185,10 @@ class Writer:
             except Exception as exc:  # nothing of the batch was written
                 results = [exc] * len(batch)
             if made := {r["room_id"] for r in results if isinstance(r, dict)}:
-                await self.bus.notify_many(booking_events(made))
+                try:
+                    await self.bus.notify_many(booking_events(made))
+                except Exception:  # the bookings are stored: screens catch up on the next event
+                    log.exception("bookings of rooms %s not announced", sorted(made))
             for (_w, done), result in zip(batch, results, strict=True):
                 if not done.done():
                     done.set_result(result)

@@ -303,3 +303,18 @@ def test_the_sqlite_writer_checkpoints_its_wal(client, monkeypatch):
         biggest = max(biggest, os.stat(wal).st_size)
     assert biggest < 4 * (64 << 10), biggest
     assert len(rows(client, select(Booking))) == 120
+
+
+def test_a_failing_event_bus_loses_no_booking(client, monkeypatch):
+    """The writer announces each batch; should that fail, the bookings stand, the
+    requests are answered and the writer goes on."""
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Quiet bus")
+
+    async def broken(events):
+        raise RuntimeError("bus broken")
+
+    monkeypatch.setattr(client.app.state.bus, "notify_many", broken)
+    assert book(client, admin, room["id"], at(9), at(10)).status_code == 201
+    assert book(client, admin, room["id"], at(10), at(11)).status_code == 201
+    assert len(rows(client, select(Booking))) == 2
