@@ -136,8 +136,8 @@ openapi.add(
 
 routes = [
     route("/approvals", inbox, allow=APPROVERS),
-    route("/approvals/{id:int}/approve", approve_form, methods=["POST"], allow=APPROVERS),
-    route("/approvals/{id:int}/reject", reject_form, methods=["POST"], allow=APPROVERS),
-    route("/api/v1/bookings/{id:int}/approve", api_approve, methods=["POST"], allow=APPROVERS),
-    route("/api/v1/bookings/{id:int}/reject", api_reject, methods=["POST"], allow=APPROVERS),
+    route("/approvals/{id:id}/approve", approve_form, methods=["POST"], allow=APPROVERS),
+    route("/approvals/{id:id}/reject", reject_form, methods=["POST"], allow=APPROVERS),
+    route("/api/v1/bookings/{id:id}/approve", api_approve, methods=["POST"], allow=APPROVERS),
+    route("/api/v1/bookings/{id:id}/reject", api_reject, methods=["POST"], allow=APPROVERS),
 ]

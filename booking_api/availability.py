@@ -81,14 +81,17 @@ def parse_day(raw: str | None, tz: ZoneInfo) -> dt.date:
     if not raw:
         return clock.now().astimezone(tz).date()
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise Invalid(_("date must be YYYY-MM-DD."), {"field": "date"}) from None
+    if not 1900 <= day.year <= 9000:
+        raise Invalid(_("date must be between the years 1900 and 9000."), {"field": "date"})
+    return day
 
 
 def filters_of(params) -> dict:
     capacity = (params.get("capacity") or "").strip()
-    if capacity and not capacity.isdigit():
+    if capacity and not (capacity.isascii() and capacity.isdigit() and len(capacity) <= 6):
         raise Invalid(_("capacity must be a whole number."), {"field": "capacity"})
     equipment = [e.strip() for e in (params.get("equipment") or "").split(",") if e.strip()]
     return {"floor": (params.get("floor") or "").strip(), "capacity": int(capacity or 0), "equipment": equipment}

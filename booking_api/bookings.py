@@ -19,7 +19,7 @@ import hashlib
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -29,7 +29,7 @@ from booking_api import recurrence, rules, writer
 from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series, booking_json
 from booking_api.rooms import get_room, may_manage
 from signage import audit, openapi
-from signage.api import json_body, parse
+from signage.api import Id, When, int_param, json_body, parse, reasonable_year
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
@@ -50,15 +50,15 @@ class AttendeeIn(BaseModel):
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=50)
     role: Literal["chair", "required", "optional"] = "required"
-    user_id: int | None = Field(None, description="set when the attendee is a user of the system; else a guest")
+    user_id: Id | None = Field(None, description="set when the attendee is a user of the system; else a guest")
 
 
 class BookingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    room_id: int
+    room_id: Id
     title: str = Field(min_length=1, max_length=200)
-    start: AwareDatetime = Field(description="ISO 8601 with offset")
-    end: AwareDatetime = Field(description="ISO 8601 with offset")
+    start: When = Field(description="ISO 8601 with offset")
+    end: When = Field(description="ISO 8601 with offset")
     attendees: list[AttendeeIn] = Field(default_factory=list, max_length=500)
     notes: str = Field("", max_length=5000)
     services: list[str] = Field(default_factory=list, max_length=20, description="wanted services, e.g. tea, projector")
@@ -70,10 +70,10 @@ class BookingIn(BaseModel):
 
 class BookingPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    room_id: int | None = None
+    room_id: Id | None = None
     title: str | None = Field(None, min_length=1, max_length=200)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: When | None = None
+    end: When | None = None
     attendees: list[AttendeeIn] | None = Field(None, max_length=500)
     notes: str | None = Field(None, max_length=5000)
     services: list[str] | None = Field(None, max_length=20)
@@ -448,16 +448,16 @@ def _param_time(request: Request, name: str) -> dt.datetime | None:
         raise Invalid(_("%(field)s must be an ISO 8601 time with an offset.", field=name), {"field": name}) from None
     if value.tzinfo is None:
         raise Invalid(_("%(field)s must be an ISO 8601 time with an offset.", field=name), {"field": name})
-    return value
+    try:
+        return reasonable_year(value).astimezone(dt.UTC)
+    except ValueError:
+        raise Invalid(_("%(field)s must be between the years 1900 and 9000.", field=name), {"field": name}) from None
 
 
 async def api_list(request: Request) -> Response:
     query = select(Booking).order_by(Booking.start_at, Booking.id)
-    room_id = request.query_params.get("room_id")
-    if room_id:
-        if not room_id.isdigit():
-            raise Invalid(_("room_id must be a whole number."), {"field": "room_id"})
-        query = query.where(Booking.room_id == int(room_id))
+    if (room_id := int_param(request, "room_id")) is not None:
+        query = query.where(Booking.room_id == room_id)
     start, end = _param_time(request, "from"), _param_time(request, "to")
     if start:
         query = query.where(Booking.ends_after(start))
@@ -568,7 +568,7 @@ routes = [
     route("/api/v1/bookings", api_create, methods=["POST"], allow=SIGNED_IN),
     route("/api/v1/bookings/check", api_check, methods=["POST"], allow=SIGNED_IN),
     route("/api/v1/bookings", api_list, allow=SIGNED_IN),
-    route("/api/v1/bookings/{id:int}", api_get, allow=SIGNED_IN),
-    route("/api/v1/bookings/{id:int}", api_update, methods=["PATCH"], allow=SIGNED_IN),
-    route("/api/v1/bookings/{id:int}", api_cancel, methods=["DELETE"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}", api_get, allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}", api_update, methods=["PATCH"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}", api_cancel, methods=["DELETE"], allow=SIGNED_IN),
 ]

@@ -217,7 +217,7 @@ for path, summary, model, body in (
     )
 
 routes = [
-    route("/api/v1/bookings/{id:int}/check-in", api_check_in, methods=["POST"], allow=SIGNED_IN),
-    route("/api/v1/bookings/{id:int}/end", api_end, methods=["POST"], allow=SIGNED_IN),
-    route("/api/v1/bookings/{id:int}/extend", api_extend, methods=["POST"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}/check-in", api_check_in, methods=["POST"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}/end", api_end, methods=["POST"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}/extend", api_extend, methods=["POST"], allow=SIGNED_IN),
 ]

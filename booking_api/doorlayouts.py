@@ -205,7 +205,7 @@ async def save_rules(request: Request) -> Response:
 
 routes = [
     route("/rooms/doors", doors_page, allow=DESIGNERS),
-    route("/rooms/{id:int}/door", save_rules, methods=["POST"], allow=MANAGERS),
-    route("/rooms/{id:int}/door-layout", make_door_layout, methods=["POST"], allow=DESIGNERS),
+    route("/rooms/{id:id}/door", save_rules, methods=["POST"], allow=MANAGERS),
+    route("/rooms/{id:id}/door-layout", make_door_layout, methods=["POST"], allow=DESIGNERS),
     route("/rooms/lobby-layout", make_lobby_layout, methods=["POST"], allow=DESIGNERS),
 ]

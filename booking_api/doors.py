@@ -18,7 +18,7 @@ import contextlib
 import datetime as dt
 import json
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -31,7 +31,7 @@ from booking_api.sensors import door_of
 from player.models import Screen
 from playlists.models import Layout, LayoutVersion
 from signage import audit, clock, openapi
-from signage.api import json_body, parse
+from signage.api import Id, When, json_body, parse
 from signage.auth import SCREEN, SIGNED_IN, route
 from signage.errors import AppError, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
@@ -118,9 +118,9 @@ async def screen_may_act(request: Request, room_id: int) -> Screen:
 
 class DoorAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    booking_id: int | None = None
+    booking_id: Id | None = None
     minutes: int = Field(15, ge=5, le=240)
-    until: AwareDatetime | None = None
+    until: When | None = None
 
 
 async def door_action(request: Request) -> Response:
@@ -262,8 +262,8 @@ openapi.add(
 routes = [
     route("/player/api/live", live, allow=SCREEN),
     route("/widgets/live", live, allow=SIGNED_IN, name="widgets_live"),
-    route("/player/api/rooms/{id:int}/{action}", door_action, methods=["POST"], allow=SCREEN),
-    route("/api/v1/rooms/{id:int}/status", api_status, allow=SIGNED_IN),
-    route("/api/v1/rooms/{id:int}/door", api_door_rules, methods=["PUT"], allow=MANAGERS),
+    route("/player/api/rooms/{id:id}/{action}", door_action, methods=["POST"], allow=SCREEN),
+    route("/api/v1/rooms/{id:id}/status", api_status, allow=SIGNED_IN),
+    route("/api/v1/rooms/{id:id}/door", api_door_rules, methods=["PUT"], allow=MANAGERS),
     route("/api/v1/clock", api_clock, methods=["POST"], allow=("admin",)),
 ]

@@ -134,7 +134,7 @@ async def plan_file(request: Request) -> Response:
 routes = [
     route("/floorplans", plans_page, allow=SIGNED_IN),
     route("/floorplans", upload_plan, methods=["POST"], allow=MANAGERS),
-    route("/floorplans/{id:int}", plan_page, allow=SIGNED_IN),
-    route("/floorplans/{id:int}/place", place_room, methods=["POST"], allow=MANAGERS),
+    route("/floorplans/{id:id}", plan_page, allow=SIGNED_IN),
+    route("/floorplans/{id:id}/place", place_room, methods=["POST"], allow=MANAGERS),
     route("/floorplans/files/{name}", plan_file, allow=SIGNED_IN),
 ]

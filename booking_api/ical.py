@@ -167,5 +167,5 @@ openapi.add(
 
 routes = [
     route("/ical/{secret}", feed, allow=PUBLIC),
-    route("/api/v1/rooms/{id:int}/calendar-feed", api_room_feed, methods=["POST"], allow=MANAGERS),
+    route("/api/v1/rooms/{id:id}/calendar-feed", api_room_feed, methods=["POST"], allow=MANAGERS),
 ]

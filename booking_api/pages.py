@@ -110,7 +110,7 @@ async def cancel_form(request: Request) -> Response:
 
 routes = [
     route("/bookings", my_bookings, allow=SIGNED_IN),
-    route("/bookings/{id:int}", booking_page, allow=SIGNED_IN),
-    route("/bookings/{id:int}", edit_form, methods=["POST"], allow=SIGNED_IN),
-    route("/bookings/{id:int}/cancel", cancel_form, methods=["POST"], allow=SIGNED_IN),
+    route("/bookings/{id:id}", booking_page, allow=SIGNED_IN),
+    route("/bookings/{id:id}", edit_form, methods=["POST"], allow=SIGNED_IN),
+    route("/bookings/{id:id}/cancel", cancel_form, methods=["POST"], allow=SIGNED_IN),
 ]

@@ -47,6 +47,8 @@ def occurrences(
         )
     if "COUNT" not in parts and "UNTIL" not in parts:
         raise Invalid(_("Say when the meetings stop repeating (UNTIL or COUNT)."), {"field": "rrule"})
+    if "COUNT" in parts and "UNTIL" in parts:  # RFC 5545 allows one of them
+        raise Invalid(_("Say when the meetings stop repeating with UNTIL or COUNT, not both."), {"field": "rrule"})
     if "COUNT" in parts and (not parts["COUNT"].isdigit() or not 1 <= int(parts["COUNT"]) <= MAX_COUNT):
         raise Invalid(_("A meeting repeats at most %(n)s times.", n=MAX_COUNT), {"field": "rrule"})
     if len(parts.get("UNTIL", "")) == 8:  # a date: the whole day counts

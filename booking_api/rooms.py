@@ -251,10 +251,10 @@ openapi.add(
 routes = [
     route("/rooms/manage", manage_page, allow=MANAGERS),
     route("/rooms/manage", submit_room, methods=["POST"], allow=MANAGERS),
-    route("/rooms/{id:int}/edit", edit_page, allow=MANAGERS),
-    route("/rooms/{id:int}/edit", submit_room, methods=["POST"], allow=MANAGERS),
+    route("/rooms/{id:id}/edit", edit_page, allow=MANAGERS),
+    route("/rooms/{id:id}/edit", submit_room, methods=["POST"], allow=MANAGERS),
     route("/api/v1/rooms", api_create, methods=["POST"], allow=MANAGERS),
     route("/api/v1/rooms", api_list, allow=SIGNED_IN),
-    route("/api/v1/rooms/{id:int}", api_get, allow=SIGNED_IN),
-    route("/api/v1/rooms/{id:int}", api_update, methods=["PATCH"], allow=MANAGERS),
+    route("/api/v1/rooms/{id:id}", api_get, allow=SIGNED_IN),
+    route("/api/v1/rooms/{id:id}", api_update, methods=["PATCH"], allow=MANAGERS),
 ]

@@ -118,6 +118,6 @@ openapi.add(
 )
 
 routes = [
-    route("/api/v1/rooms/{id:int}/sensor", report, methods=["POST"], allow=PUBLIC, csrf=False),
-    route("/api/v1/rooms/{id:int}/sensor-token", make_token, methods=["POST"], allow=MANAGERS),
+    route("/api/v1/rooms/{id:id}/sensor", report, methods=["POST"], allow=PUBLIC, csrf=False),
+    route("/api/v1/rooms/{id:id}/sensor-token", make_token, methods=["POST"], allow=MANAGERS),
 ]

@@ -117,8 +117,8 @@ routes = [
     route("/api/v1/media", api_upload, methods=["POST"], allow=EDITORS),
     route("/api/v1/media", api_list, allow=EDITORS),
     route("/api/v1/media/folders", api_folders, allow=EDITORS),
-    route("/api/v1/media/{id:int}", api_item, allow=EDITORS),
-    route("/api/v1/media/{id:int}", api_delete, methods=["DELETE"], allow=EDITORS),
+    route("/api/v1/media/{id:id}", api_item, allow=EDITORS),
+    route("/api/v1/media/{id:id}", api_delete, methods=["DELETE"], allow=EDITORS),
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -36,7 +36,9 @@ PAGE_SIZE = 200
 def filtered(params) -> tuple[Select, dict]:
     f = {k: (params.get(k) or "").strip() for k in ("q", "kind", "folder")}
     query = select(Media)
-    if f["q"]:
+    if len(f["q"]) > 255 or len(f["folder"]) > 100:  # longer than any name or folder (and than SQLite's LIKE takes)
+        query = query.where(false())
+    elif f["q"]:
         query = query.where(Media.name.icontains(f["q"], autoescape=True))
     if f["kind"] in KINDS:
         query = query.where(Media.kind == f["kind"])
@@ -203,7 +205,7 @@ routes = [
     route("/media", media_page, allow=EDITORS),
     route("/media", upload, methods=["POST"], allow=EDITORS),
     route("/media/events", events, allow=EDITORS),
-    route("/media/{id:int}", detail_page, allow=EDITORS),
-    route("/media/{id:int}/rename", rename, methods=["POST"], allow=EDITORS),
-    route("/media/{id:int}/delete", delete, methods=["POST"], allow=EDITORS),
+    route("/media/{id:id}", detail_page, allow=EDITORS),
+    route("/media/{id:id}/rename", rename, methods=["POST"], allow=EDITORS),
+    route("/media/{id:id}/delete", delete, methods=["POST"], allow=EDITORS),
 ]

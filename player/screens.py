@@ -20,7 +20,7 @@ from player.models import KINDS, Screen, ScreenGroup
 from player.routes import HEARTBEAT_SECONDS
 from playlists.models import Layout
 from signage import audit
-from signage.api import json_body, parse
+from signage.api import Id, json_body, parse
 from signage.auth import route
 from signage.db import utcnow
 from signage.errors import Conflict, Invalid, NotFound
@@ -269,7 +269,7 @@ async def api_screens(request: Request) -> Response:
 class ClaimIn(BaseModel):
     code: str = Field(min_length=1, max_length=12)
     name: str = Field(min_length=1, max_length=200)
-    layout_id: int | None = None
+    layout_id: Id | None = None
 
 
 async def api_claim(request: Request) -> Response:
@@ -288,11 +288,11 @@ routes = [
     route("/screens/events", screens_events, allow=EDITORS),
     route("/screens/claim", claim, methods=["POST"], allow=EDITORS),
     route("/screens/groups", add_group, methods=["POST"], allow=EDITORS),
-    route("/screens/groups/{id:int}/delete", delete_group, methods=["POST"], allow=EDITORS),
-    route("/screens/{id:int}", edit, methods=["POST"], allow=EDITORS),
-    route("/screens/{id:int}/unpair", unpair, methods=["POST"], allow=EDITORS),
-    route("/screens/{id:int}/{action}", command, methods=["POST"], allow=EDITORS),
+    route("/screens/groups/{id:id}/delete", delete_group, methods=["POST"], allow=EDITORS),
+    route("/screens/{id:id}", edit, methods=["POST"], allow=EDITORS),
+    route("/screens/{id:id}/unpair", unpair, methods=["POST"], allow=EDITORS),
+    route("/screens/{id:id}/{action}", command, methods=["POST"], allow=EDITORS),
     route("/api/v1/screens", api_screens, allow=EDITORS),
     route("/api/v1/screens/claim", api_claim, methods=["POST"], allow=EDITORS),
-    route("/api/v1/screens/{id:int}", api_unpair, methods=["DELETE"], allow=EDITORS),
+    route("/api/v1/screens/{id:id}", api_unpair, methods=["DELETE"], allow=EDITORS),
 ]

@@ -11,11 +11,12 @@ the API and the editor share one validation.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from signage import openapi
+from signage.api import Id, reasonable_year
 
 
 class RegionIn(BaseModel):
@@ -80,8 +81,8 @@ class PlaylistItemIn(BaseModel):
     duration: int | None = Field(10, ge=1, le=86400, description="seconds; null: a video plays to its end")
     transition: Literal["none", "fade", "slide"] = "none"
     enabled: bool = True
-    valid_from: dt.datetime | None = None
-    valid_until: dt.datetime | None = None
+    valid_from: Annotated[dt.datetime, AfterValidator(reasonable_year)] | None = None
+    valid_until: Annotated[dt.datetime, AfterValidator(reasonable_year)] | None = None
 
 
 class PlaylistIn(BaseModel):
@@ -106,9 +107,9 @@ class PlaylistPublishOut(BaseModel):
 class ScheduleIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    layout_id: int
-    screen_id: int | None = None
-    group_id: int | None = None
+    layout_id: Id
+    screen_id: Id | None = None
+    group_id: Id | None = None
     start_date: dt.date
     end_date: dt.date | None = None
     weekdays: list[int] = Field(default_factory=lambda: list(range(7)), description="0 = Monday … 6 = Sunday")
@@ -136,8 +137,8 @@ class EmergencyIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     message: str = Field("", max_length=500)
-    layout_id: int | None = None
-    group_id: int | None = Field(None, description="null: every screen")
+    layout_id: Id | None = None
+    group_id: Id | None = Field(None, description="null: every screen")
 
 
 class EmergencyOut(BaseModel):

@@ -195,8 +195,8 @@ def field_errors(exc: Invalid) -> dict:
 routes = [
     route("/api/v1/layouts", list_layouts, allow=layouts.EDITORS),
     route("/api/v1/layouts", create_layout, methods=["POST"], allow=layouts.EDITORS),
-    route("/api/v1/layouts/{id:int}", get_draft, allow=layouts.EDITORS),
-    route("/api/v1/layouts/{id:int}", put_draft, methods=["PUT"], allow=layouts.EDITORS),
-    route("/layouts/{id:int}/regions/{rid}/panel", panel, allow=layouts.EDITORS),
-    route("/layouts/{id:int}/regions/{rid}/panel", save_panel, methods=["POST"], allow=layouts.EDITORS),
+    route("/api/v1/layouts/{id:id}", get_draft, allow=layouts.EDITORS),
+    route("/api/v1/layouts/{id:id}", put_draft, methods=["PUT"], allow=layouts.EDITORS),
+    route("/layouts/{id:id}/regions/{rid}/panel", panel, allow=layouts.EDITORS),
+    route("/layouts/{id:id}/regions/{rid}/panel", save_panel, methods=["POST"], allow=layouts.EDITORS),
 ]

@@ -133,8 +133,8 @@ async def api_clear(request: Request) -> Response:
 routes = [
     route("/emergency", page, allow=EDITORS),
     route("/emergency", start_form, methods=["POST"], allow=EDITORS),
-    route("/emergency/{id:int}/clear", clear_form, methods=["POST"], allow=EDITORS),
+    route("/emergency/{id:id}/clear", clear_form, methods=["POST"], allow=EDITORS),
     route("/api/v1/emergency", api_list, allow=EDITORS),
     route("/api/v1/emergency", api_start, methods=["POST"], allow=EDITORS),
-    route("/api/v1/emergency/{id:int}/clear", api_clear, methods=["POST"], allow=EDITORS),
+    route("/api/v1/emergency/{id:id}/clear", api_clear, methods=["POST"], allow=EDITORS),
 ]

@@ -20,7 +20,8 @@ from media.models import Media
 from playlists import playing, publishing
 from playlists.models import Layout, LayoutVersion, Playlist
 from signage import audit
-from signage.auth import route
+from signage.api import Id
+from signage.auth import MAX_ID, route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.i18n import lazy
@@ -52,7 +53,7 @@ TEMPLATES = {
 class PlaylistOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    playlist_id: int = Field(gt=0)
+    playlist_id: Id
 
 
 class RegionBox(BaseModel):
@@ -284,10 +285,11 @@ async def rollback_target(request: Request, api: bool) -> int:
         raw = (await json_body(request)).get("version")
     else:
         raw = (await request.form()).get("version")
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise Invalid(_("Say which version to roll back to."), {"field": "version"}) from None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():  # a form's field
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_ID:
+        raise Invalid(_("Say which version to roll back to."), {"field": "version"})
+    return raw
 
 
 async def preview(request: Request) -> Response:
@@ -308,14 +310,14 @@ async def render_content(db, content: dict) -> dict:
 routes = [
     route("/layouts", layouts_page, allow=EDITORS),
     route("/layouts", create_layout, methods=["POST"], allow=EDITORS),
-    route("/layouts/{id:int}", edit_page, allow=EDITORS),
-    route("/layouts/{id:int}/preview", preview, allow=EDITORS),
-    route("/layouts/{id:int}/duplicate", duplicate, methods=["POST"], allow=EDITORS),
-    route("/layouts/{id:int}/regions", add_region, methods=["POST"], allow=EDITORS),
-    route("/layouts/{id:int}/regions/{rid}", update_region, methods=["POST"], allow=EDITORS),
-    route("/layouts/{id:int}/regions/{rid}/delete", delete_region, methods=["POST"], allow=EDITORS),
-    route("/layouts/{id:int}/publish", publish, methods=["POST"], allow=EDITORS),
-    route("/layouts/{id:int}/rollback", publish, methods=["POST"], allow=EDITORS),
-    route("/api/v1/layouts/{id:int}/publish", publish, methods=["POST"], allow=EDITORS),
-    route("/api/v1/layouts/{id:int}/rollback", publish, methods=["POST"], allow=EDITORS),
+    route("/layouts/{id:id}", edit_page, allow=EDITORS),
+    route("/layouts/{id:id}/preview", preview, allow=EDITORS),
+    route("/layouts/{id:id}/duplicate", duplicate, methods=["POST"], allow=EDITORS),
+    route("/layouts/{id:id}/regions", add_region, methods=["POST"], allow=EDITORS),
+    route("/layouts/{id:id}/regions/{rid}", update_region, methods=["POST"], allow=EDITORS),
+    route("/layouts/{id:id}/regions/{rid}/delete", delete_region, methods=["POST"], allow=EDITORS),
+    route("/layouts/{id:id}/publish", publish, methods=["POST"], allow=EDITORS),
+    route("/layouts/{id:id}/rollback", publish, methods=["POST"], allow=EDITORS),
+    route("/api/v1/layouts/{id:id}/publish", publish, methods=["POST"], allow=EDITORS),
+    route("/api/v1/layouts/{id:id}/rollback", publish, methods=["POST"], allow=EDITORS),
 ]

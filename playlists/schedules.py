@@ -285,11 +285,11 @@ async def api_playing(request: Request) -> Response:
 routes = [
     route("/schedules", schedules_page, allow=EDITORS),
     route("/schedules", add_schedule, methods=["POST"], allow=EDITORS),
-    route("/schedules/{id:int}/delete", delete_schedule, methods=["POST"], allow=EDITORS),
-    route("/schedules/screens/{id:int}", playing_page, allow=EDITORS),
+    route("/schedules/{id:id}/delete", delete_schedule, methods=["POST"], allow=EDITORS),
+    route("/schedules/screens/{id:id}", playing_page, allow=EDITORS),
     route("/api/v1/schedules", api_list, allow=EDITORS),
     route("/api/v1/schedules", api_create, methods=["POST"], allow=EDITORS),
-    route("/api/v1/schedules/{id:int}", api_update, methods=["PUT"], allow=EDITORS),
-    route("/api/v1/schedules/{id:int}", api_delete, methods=["DELETE"], allow=EDITORS),
-    route("/api/v1/screens/{id:int}/playing", api_playing, allow=EDITORS),
+    route("/api/v1/schedules/{id:id}", api_update, methods=["PUT"], allow=EDITORS),
+    route("/api/v1/schedules/{id:id}", api_delete, methods=["DELETE"], allow=EDITORS),
+    route("/api/v1/screens/{id:id}/playing", api_playing, allow=EDITORS),
 ]

@@ -38,10 +38,10 @@ def entry(
         user_id=user.id if user else None,
         user_email=user.email if user else "",
         role=user.role if user else "",
-        action=action,
-        target=target[:200],
+        action=action.replace("\x00", ""),  # a refusal may quote the NUL it refused
+        target=target[:200].replace("\x00", ""),
         result=result,
-        reason=reason,
+        reason=reason.replace("\x00", ""),
         client=request.client.host if request.client else "",
     )
 

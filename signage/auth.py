@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +31,27 @@ from signage.i18n import LOCALES, current_locale
 from signage.i18n import gettext as _
 from signage.models import ApiToken, User
 from signage.settings import ROLES
+
+MAX_ID = 2**31 - 1  # the largest id a database row has (PostgreSQL's INTEGER)
+
+
+class IdConvertor(Convertor):
+    """`{name:id}` in a route's path: a row's id, 1 to MAX_ID. Anything else is no such
+    path (404), where `{name:int}` let 20 digits through to the database."""
+
+    regex = (
+        "[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}"
+        "|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7]"
+    )
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
@@ -243,7 +266,10 @@ async def audit_refusal(request: Request, path: str, exc: AppError) -> None:
         return
     from signage import audit
 
-    await audit.record(request, f"{request.method} {path}", request.url.path, result="failure", reason=exc.message)
+    route_path = re.sub(r"\{(\w+):\w+\}", r"{\1}", path)  # "/api/v1/layouts/{id}/publish"
+    await audit.record(
+        request, f"{request.method} {route_path}", request.url.path, result="failure", reason=exc.message
+    )
 
 
 def allowed(user: User | None, allow: str | tuple[str, ...]) -> bool:

@@ -67,7 +67,25 @@ def all_models() -> None:
     import widgets.models  # noqa: F401
 
 
+def _refuse_nul(engine: AsyncEngine) -> None:
+    """No text with a NUL character reaches the database, from any form, query or body:
+    PostgreSQL cannot store it (a 500), and SQLite should keep what PostgreSQL keeps."""
+
+    from signage.api import has_nul, nul_refused
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _check(_conn, _cursor, _statement, parameters, _context, _executemany):
+        if has_nul(parameters):  # one row's, or many rows' (a list of them)
+            raise nul_refused()
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
+    engine = _make_engine(url, **kwargs)
+    _refuse_nul(engine)
+    return engine
+
+
+def _make_engine(url: str, **kwargs) -> AsyncEngine:
     if url.startswith("sqlite"):
         # WAL lets readers run beside the one writer: keep enough connections open.
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=0, **kwargs)

@@ -110,7 +110,7 @@ async def revoke_tokens(request: Request) -> Response:
 routes = [
     route("/admin/users", users_page, allow=ADMINS),
     route("/admin/users", add_user, methods=["POST"], allow=ADMINS),
-    route("/admin/users/{id:int}", change_user, methods=["POST"], allow=ADMINS),
-    route("/admin/users/{id:int}/tokens", issue_token, methods=["POST"], allow=ADMINS),
-    route("/admin/users/{id:int}/tokens/revoke", revoke_tokens, methods=["POST"], allow=ADMINS),
+    route("/admin/users/{id:id}", change_user, methods=["POST"], allow=ADMINS),
+    route("/admin/users/{id:id}/tokens", issue_token, methods=["POST"], allow=ADMINS),
+    route("/admin/users/{id:id}/tokens/revoke", revoke_tokens, methods=["POST"], allow=ADMINS),
 ]

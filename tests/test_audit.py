@@ -96,4 +96,4 @@ def test_refused_api_changes_are_logged_even_without_a_handler_entry(client):
     member = api_token(client, "member")
     assert client.post("/api/v1/layouts/1/publish", headers=member).status_code == 403
     [refused] = rows(client, select(AuditEntry).where(AuditEntry.role == "member", AuditEntry.result == "failure"))
-    assert refused.action == "POST /api/v1/layouts/{id:int}/publish" and refused.result == "failure"
+    assert refused.action == "POST /api/v1/layouts/{id}/publish" and refused.result == "failure"

@@ -69,3 +69,34 @@ def test_oversized_body_announced_or_streamed(make_client):
 
     r = client.post("/api/v1/screens/claim", headers={**headers, "Content-Type": "application/json"}, content=chunks())
     assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_what_no_database_holds_is_refused_on_both(client):
+    """NUL characters (PostgreSQL stores none), ids past a database integer, and years no
+    time zone can hold: a 4xx with a message on both databases, and nothing written."""
+    from bookings_helpers import at, iso, make_room
+
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Edge")
+    booking = {"room_id": room["id"], "title": "t", "start": iso(at(9)), "end": iso(at(10))}
+    refused = [
+        client.post("/api/v1/rooms", json={"name": "a\x00b", "capacity": 3}, headers=admin),
+        client.post("/api/v1/bookings", json={**booking, "title": "a\x00b"}, headers=admin),
+        client.post("/api/v1/bookings", json={**booking, "attendees": [{"name": "\x00"}]}, headers=admin),
+        client.get("/api/v1/availability", params={"floor": "3\x00F"}, headers=admin),
+        client.post("/api/v1/bookings", json={**booking, "room_id": 2**31}, headers=admin),
+        client.post("/api/v1/bookings", json={**booking, "start": "0001-01-01T00:00:00+14:00"}, headers=admin),
+        client.get("/api/v1/bookings", params={"room_id": "²"}, headers=admin),
+        client.get("/api/v1/bookings", params={"from": "9999-12-31T23:59:59-14:00"}, headers=admin),
+        client.get("/api/v1/availability", params={"date": "0001-01-01"}, headers=admin),
+        client.post("/api/v1/bookings", json={**booking, "rrule": "FREQ=DAILY;COUNT=2;UNTIL=20301231"}, headers=admin),
+    ]
+    for r in refused:
+        assert r.status_code == 400 and r.json()["message"], (r.request.url, r.status_code, r.text)
+    assert "NUL" in refused[0].json()["message"]
+    for path in ("/api/v1/bookings/99999999999999999999", f"/api/v1/rooms/{2**31}"):
+        r = client.get(path, headers=admin)
+        assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
+    assert client.get("/api/v1/bookings", headers=admin).json() == []
+    assert [r["name"] for r in client.get("/api/v1/rooms", headers=admin).json()] == ["Edge"]

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from signage.api import Id
 from signage.i18n import lazy
 from widgets.base import Widget, media_item
 
@@ -13,7 +14,7 @@ from widgets.base import Widget, media_item
 class ImageOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    media_id: int | None = Field(None, title=lazy("Image"), json_schema_extra={"kind": "media", "media_kind": "image"})
+    media_id: Id | None = Field(None, title=lazy("Image"), json_schema_extra={"kind": "media", "media_kind": "image"})
     fit: Literal["contain", "cover"] = Field("contain", title=lazy("Fit"))
 
 

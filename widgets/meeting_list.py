@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from signage.api import Id
 from signage.i18n import lazy
 from signage.templating import render_string
 from widgets.base import Widget
@@ -22,7 +23,7 @@ LIMIT = 60
 class MeetingListOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    room_id: int | None = Field(None, ge=1, title=lazy("Room (empty: all rooms)"), json_schema_extra={"kind": "number"})
+    room_id: Id | None = Field(None, title=lazy("Room (empty: all rooms)"), json_schema_extra={"kind": "number"})
     floor: str = Field("", max_length=50, title=lazy("Floor (empty: every floor)"))
     days: int = Field(1, ge=1, le=14, title=lazy("Days to show"))
     title: str = Field("", max_length=100, title=lazy("Title"))

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import segno
 from markupsafe import Markup
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from signage.i18n import lazy
 from widgets.base import Widget
@@ -21,6 +21,14 @@ class QrOptions(BaseModel):
     error: Literal["L", "M", "Q", "H"] = Field("M", title=lazy("Error correction"))
     dark: str = Field("#000000", title=lazy("Dark colour"), pattern=COLOR, json_schema_extra={"kind": "color"})
     light: str = Field("#ffffff", title=lazy("Light colour"), pattern=COLOR, json_schema_extra={"kind": "color"})
+
+    @model_validator(mode="after")
+    def _fits(self) -> QrOptions:
+        try:
+            segno.make(self.data, error=self.error.lower(), micro=False, boost_error=False)
+        except segno.DataOverflowError:
+            raise ValueError("the text is too long for a QR code with this error correction") from None
+        return self
 
 
 async def qr_data(options: QrOptions, db: Any) -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from signage.api import Id
 from signage.i18n import lazy
 from signage.templating import render_string
 from widgets.base import Widget
@@ -22,7 +23,7 @@ from widgets.base import Widget
 class RoomStatusOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    room_id: int | None = Field(None, ge=1, title=lazy("Room"), json_schema_extra={"kind": "number"})
+    room_id: Id | None = Field(None, title=lazy("Room"), json_schema_extra={"kind": "number"})
     show_qr: bool = Field(True, title=lazy("Show the check-in QR code"))
     show_service: bool = Field(True, title=lazy("Show the service-call button"))
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from signage.api import Id
 from signage.i18n import lazy
 from widgets.base import Widget, media_item
 
@@ -15,7 +16,7 @@ from widgets.base import Widget, media_item
 class VideoOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
-    media_id: int | None = Field(None, title=lazy("Video"), json_schema_extra={"kind": "media", "media_kind": "video"})
+    media_id: Id | None = Field(None, title=lazy("Video"), json_schema_extra={"kind": "media", "media_kind": "video"})
     loop: bool = Field(True, title=lazy("Loop"))
     mute: bool = Field(True, title=lazy("Mute"))
     show_poster: bool = Field(True, title=lazy("Show the poster while loading"))
