@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from booking_api.models import Room, RoomOwner
 from signage import audit, openapi
-from signage.api import json_body, parse
+from signage.api import Id, json_body, parse
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
@@ -39,7 +39,9 @@ class RoomIn(BaseModel):
     floor: str = Field("", max_length=50)
     capacity: int = Field(ge=1, le=10000)
     equipment: list[str] = Field(default_factory=list, max_length=50)
-    photo_url: str = Field("", max_length=500)
+    photo_url: str = Field(
+        "", max_length=500, pattern=r"^(https?://\S+|/\S*)?$", description="http(s):// or a path on this server"
+    )
     opens_at: str = Field("00:00", pattern=HHMM.pattern, description="local time HH:MM")
     closes_at: str = Field("24:00", pattern=HHMM.pattern, description="local time HH:MM")
     needs_approval: bool = False
@@ -47,7 +49,7 @@ class RoomIn(BaseModel):
     max_minutes: int = Field(0, ge=0, le=24 * 60, description="longest booking; 0 for no limit")
     window_days: int = Field(0, ge=0, le=730, description="how far ahead it can be booked; 0 for no limit")
     notice_minutes: int = Field(0, ge=0, le=30 * 24 * 60, description="minimum notice")
-    owner_ids: list[int] = Field(default_factory=list, description="room admins who approve")
+    owner_ids: list[Id] = Field(default_factory=list, max_length=100, description="room admins who approve")
 
     @field_validator("name", "building", "floor")
     @classmethod

@@ -100,3 +100,14 @@ def test_what_no_database_holds_is_refused_on_both(client):
         assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
     assert client.get("/api/v1/bookings", headers=admin).json() == []
     assert [r["name"] for r in client.get("/api/v1/rooms", headers=admin).json()] == ["Edge"]
+
+
+def test_a_room_photo_is_a_web_address_or_a_path(client):
+    """A room's photo is shown in pages: http(s) or a path of this server, nothing that runs."""
+    headers = api_token(client, "admin")
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "data:,x", "https://a b"):
+        r = client.post("/api/v1/rooms", json={"name": "P", "capacity": 2, "photo_url": bad}, headers=headers)
+        assert r.status_code == 400 and r.json()["detail"][0]["field"] == "photo_url", (bad, r.text)
+    for n, good in enumerate(("https://example.com/room.jpg", "/media/7/file", "")):
+        r = client.post("/api/v1/rooms", json={"name": f"P{n}", "capacity": 2, "photo_url": good}, headers=headers)
+        assert r.status_code == 201 and r.json()["photo_url"] == good, (good, r.text)
