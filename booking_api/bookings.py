@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from booking_api import recurrence, rules, writer
-from booking_api.models import Attendee, Booking, IdempotencyKey, Room, Series, booking_json
+from booking_api.models import STATUSES, Attendee, Booking, IdempotencyKey, Room, Series, booking_json
 from booking_api.rooms import get_room, may_manage
 from signage import audit, openapi
 from signage.api import Id, When, int_param, json_body, parse, reasonable_year
@@ -439,15 +439,23 @@ async def api_get(request: Request) -> Response:
 
 
 def _param_time(request: Request, name: str) -> dt.datetime | None:
+    """`from` or `to`: an ISO 8601 time with its offset, or a day (YYYY-MM-DD) of the site:
+    `from` its start, `to` its end (so `from=D&to=D` is the whole of day D)."""
     raw = request.query_params.get(name)
     if not raw:
         return None
+    message = _("%(field)s must be a day (YYYY-MM-DD) or an ISO 8601 time with an offset.", field=name)
+    wrong = Invalid(message, {"field": name})
     try:
-        value = dt.datetime.fromisoformat(raw.replace(" ", "+"))
-    except ValueError:
-        raise Invalid(_("%(field)s must be an ISO 8601 time with an offset.", field=name), {"field": name}) from None
+        if len(raw) == 10:  # a day
+            day = dt.date.fromisoformat(raw) + dt.timedelta(days=name == "to")
+            value = dt.datetime.combine(day, dt.time(), ZoneInfo(request.app.state.settings.timezone))
+        else:
+            value = dt.datetime.fromisoformat(raw.replace(" ", "+"))
+    except (ValueError, OverflowError):  # not a time, or the day after 9999-12-31
+        raise wrong from None
     if value.tzinfo is None:
-        raise Invalid(_("%(field)s must be an ISO 8601 time with an offset.", field=name), {"field": name})
+        raise wrong
     try:
         return reasonable_year(value).astimezone(dt.UTC)
     except ValueError:
@@ -465,6 +473,8 @@ async def api_list(request: Request) -> Response:
         query = query.where(Booking.start_at < end)
     status = request.query_params.get("status")
     if status:
+        if status not in STATUSES:
+            raise Invalid(_("status is one of: %(statuses)s.", statuses=", ".join(STATUSES)), {"field": "status"})
         query = query.where(Booking.status == status)
     async with request.app.state.db.session() as s:
         found = (await s.scalars(query.limit(5000))).all()
@@ -540,8 +550,8 @@ openapi.add(
     tag="bookings",
     query={
         "room_id": "a room",
-        "from": "ISO 8601 with offset",
-        "to": "ISO 8601 with offset",
+        "from": "ISO 8601 with offset, or a day YYYY-MM-DD of the site (from its start)",
+        "to": "ISO 8601 with offset, or a day YYYY-MM-DD of the site (to its end)",
         "status": "pending, confirmed, cancelled, rejected or no_show (released: nobody checked in)",
     },
 )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking_api.models import Room, RoomOwner
-from signage import audit, openapi
+from booking_api.models import ACTIVE, Booking, Room, RoomOwner
+from player.models import Screen
+from signage import audit, clock, openapi
 from signage.api import Id, json_body, parse
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
@@ -158,6 +159,41 @@ async def save_room(request: Request, body: RoomIn, room_id: int | None = None) 
     return room
 
 
+async def delete_room(request: Request, room_id: int) -> str:
+    """Delete a room with its past bookings; refused (409) while it has meetings to come.
+    Returns the room's name."""
+    async with request.app.state.db.begin() as s:
+        # Locked first: a booking being written into the room (its foreign key) is waited for
+        # and then seen below; one written after this waits and then finds no room.
+        room = await s.get(Room, room_id, with_for_update=True)
+        if room is None:
+            raise NotFound(_("No such room."), {"field": "room_id"})
+        if not await may_manage(s, request.state.user, room.id):
+            raise Forbidden(_("You do not manage this room."))
+        coming = (
+            await s.scalars(
+                select(Booking.id)
+                .where(Booking.room_id == room.id, Booking.status.in_(ACTIVE), Booking.ends_after(clock.now()))
+                .order_by(Booking.start_at)
+                .limit(100)
+            )
+        ).all()
+        if coming:
+            raise Conflict(
+                _(
+                    "%(room)s still has meetings to come (%(count)s): cancel them or move them to another room first.",
+                    room=room.name,
+                    count=len(coming),
+                ),
+                {"bookings": list(coming)},
+            )
+        name = room.name
+        await s.execute(update(Screen).where(Screen.room_id == room.id).values(room_id=None))
+        await s.execute(delete(Room).where(Room.id == room.id))  # its bookings, owners and door settings go with it
+    await request.app.state.bus.notify("bookings", {"type": "room", "room_id": room_id})
+    return name
+
+
 def form_to_room(form) -> dict:
     data = {
         k: str(form.get(k, "")).strip() for k in ("name", "building", "floor", "photo_url", "opens_at", "closes_at")
@@ -228,6 +264,30 @@ async def api_update(request: Request) -> Response:
     return await api_get(request, room.id)
 
 
+async def delete_submit(request: Request) -> Response:
+    room_id = request.path_params["id"]
+    try:
+        name = await delete_room(request, room_id)
+    except AppError as exc:
+        await audit.record(request, "room.delete", f"room:{room_id}", result="failure", reason=exc.message)
+        if isinstance(exc, Forbidden | NotFound):
+            raise
+        return await manage_page(request, status_code=exc.status, error=exc)
+    await audit.record(request, "room.delete", f"room:{room_id}", reason=name)
+    return RedirectResponse("/rooms/manage", status_code=303)
+
+
+async def api_delete(request: Request) -> Response:
+    room_id = request.path_params["id"]
+    try:
+        name = await delete_room(request, room_id)
+    except AppError as exc:
+        await audit.record(request, "room.delete", f"room:{room_id}", result="failure", reason=exc.message)
+        raise
+    await audit.record(request, "room.delete", f"room:{room_id}", reason=name)
+    return Response(status_code=204)
+
+
 async def api_list(request: Request) -> Response:
     async with request.app.state.db.session() as s:
         rooms = (await s.scalars(select(Room).order_by(Room.id))).all()
@@ -249,6 +309,14 @@ openapi.add("get", "/api/v1/rooms/{id}", "A room", response=RoomOut, tag="rooms"
 openapi.add(
     "patch", "/api/v1/rooms/{id}", "Change a room (fields given only)", body=RoomIn, response=RoomOut, tag="rooms"
 )
+openapi.add(
+    "delete",
+    "/api/v1/rooms/{id}",
+    "Delete a room and its past bookings (409 while it has meetings to come)",
+    status=204,
+    tag="rooms",
+    errors=(401, 403, 404, 409),
+)
 
 routes = [
     route("/rooms/manage", manage_page, allow=MANAGERS),
@@ -259,4 +327,6 @@ routes = [
     route("/api/v1/rooms", api_list, allow=SIGNED_IN),
     route("/api/v1/rooms/{id:id}", api_get, allow=SIGNED_IN),
     route("/api/v1/rooms/{id:id}", api_update, methods=["PATCH"], allow=MANAGERS),
+    route("/api/v1/rooms/{id:id}", api_delete, methods=["DELETE"], allow=MANAGERS),
+    route("/rooms/{id:id}/delete", delete_submit, methods=["POST"], allow=MANAGERS),
 ]

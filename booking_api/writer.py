@@ -416,9 +416,10 @@ class Writer:
             except asyncpg.DeadlockDetectedError:  # nothing of the batch was written: again
                 if attempt == 2:
                     raise
-            except asyncpg.PostgresError:
+            except asyncpg.PostgresError as exc:
                 if len(items) == 1:
-                    raise
+                    outcomes = {items[0][0]: (None, exc)}
+                    break
                 # one booking the statement refused: each alone, so that only it fails
                 for item in items:
                     try:
@@ -429,7 +430,7 @@ class Writer:
         for n, w, status, _until in items:
             booking_id, outcome = outcomes[n]
             if isinstance(outcome, BaseException):
-                results[n] = outcome
+                results[n] = w.context.run(_refused, outcome)
             elif outcome == "ok":
                 results[n] = answer_of(w, booking_id, status)
             else:
@@ -470,6 +471,14 @@ class Writer:
         ]
         rows = await conn.fetch(PG_CALL, orjson.dumps(payload).decode(), now)
         return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def _refused(exc: BaseException) -> BaseException:
+    """What a booking the database refused answers: a room deleted since it was read is a
+    404 like any unknown room; anything else stays an error of ours."""
+    if getattr(exc, "constraint_name", None) == "fk_bookings_room_id_rooms":
+        return NotFound(_("No such room."), {"field": "room_id"})
+    return exc
 
 
 # A booking of the room in the way of a new one (start, end of buffer); SQLite reads it

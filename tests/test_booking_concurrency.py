@@ -74,3 +74,45 @@ def test_retries_with_one_idempotency_key_book_once(make_server, backend):
     assert len({r.json()["id"] for r in answers}) == 1
     assert len(stored(settings)) == 1
     assert dt.datetime.fromisoformat(answers[0].json()["start"]) == at(14)
+
+
+def test_a_room_deleted_while_it_is_being_booked_loses_no_booking(make_server, backend):
+    """A DELETE of a room racing a burst of bookings into it: either the delete is refused
+    (409: a booking was made first, and every booking answered 201 is kept), or it wins and
+    no booking was answered 201 (each got 404). Never a 201 whose booking is gone."""
+    servers = start_servers(make_server, backend)
+    settings = server_settings(servers[0])
+    admin, member = make_token(settings, "admin"), make_token(settings, "member")
+    urls = [s.url for s in servers]
+    for delay in (0.0, 0.02, 0.05, 0.1):
+        room = httpx.post(f"{urls[0]}/api/v1/rooms", json={"name": f"Gone {delay}", "capacity": 6}, headers=admin)
+        room = room.json()
+        bodies = [
+            {
+                "room_id": room["id"],
+                "title": f"m{i}",
+                "start": iso(at((i % 40) // 2, (i % 2) * 30, days=1 + i // 40)),
+                "end": iso(at((i % 40) // 2, (i % 2) * 30, days=1 + i // 40) + dt.timedelta(minutes=30)),
+            }
+            for i in range(100)
+        ]
+
+        async def race():
+            async def delete():
+                await asyncio.sleep(delay)
+                async with httpx.AsyncClient(timeout=120) as c:
+                    return await c.delete(f"{urls[-1]}/api/v1/rooms/{room['id']}", headers=admin)
+
+            return await asyncio.gather(fire(urls, member, bodies), delete())
+
+        answers, deleted = run_sync(race())
+        codes = {r.status_code for r in answers}
+        assert codes <= {201, 404}, [r.text for r in answers if r.status_code not in (201, 404)][:3]
+        made = {r.json()["id"] for r in answers if r.status_code == 201}
+        kept = {b.id for b in stored(settings) if b.room_id == room["id"]}
+        assert made == kept
+        if deleted.status_code == 204:
+            assert not made
+        else:
+            assert deleted.status_code == 409, deleted.text
+            assert made and codes == {201}

@@ -163,6 +163,24 @@
   });
   dialog.addEventListener("close", mark);
 
+  // Open at the hour before now (today), else at the earliest opening of the rooms shown.
+  function scrollToDay() {
+    const heads = Array.from(grid.querySelectorAll("thead th.time"));
+    if (!heads.length) return;
+    let at = heads.length;
+    for (const row of grid.querySelectorAll("tbody tr")) {
+      const i = cellsOf(row).findIndex((td) => !td.classList.contains("closed"));
+      if (i >= 0 && i < at) at = i;
+    }
+    const hourAgo = Date.now() - 3600000;
+    const current = heads.findIndex((th) => new Date(th.dataset.start).getTime() >= hourAgo);
+    if (current > 0) at = Math.max(at === heads.length ? 0 : at, current);
+    if (at >= heads.length) return;
+    at -= at % 4; // on the hour
+    grid.scrollLeft = heads[at].offsetLeft - heads[0].offsetLeft;
+  }
+  scrollToDay();
+
   function refresh() {
     htmx.ajax("GET", "/rooms?" + grid.dataset.query, { target: "#grid", swap: "innerHTML" });
   }
