@@ -163,3 +163,45 @@ def test_approval_changes_the_colour_on_another_page_live(site):
     mine.wait_for_function(
         f"document.querySelector(\"tr[data-booking-id='{r.json()['id']}'] td:last-child\").textContent.trim() === 'Confirmed'"
     )
+
+
+def test_the_grid_opens_at_the_earliest_opening_or_the_hour_before_now(site):
+    server, settings, context = site
+    admin = make_token(settings, "room_admin")
+    api_room(server, admin, name="Early", capacity=4, opens_at="07:00", closes_at="22:00")
+    api_room(server, admin, name="Late", capacity=4, opens_at="09:00", closes_at="22:00")
+    page = sign_in(context(), server.url, make_user(settings, "member"))
+    page.set_viewport_size({"width": 800, "height": 900})  # a laptop's few hours of a day
+
+    def shown(start: str) -> dict:
+        """The first column right of the (sticky) room names, whether the column that
+        starts at `start` is in view, and whether the grid is scrolled to its end."""
+        return page.evaluate(
+            """start => {
+              const grid = document.getElementById('grid');
+              const edge = document.querySelector('#grid thead th.room').getBoundingClientRect().right;
+              const right = grid.getBoundingClientRect().right;
+              const heads = [...document.querySelectorAll('#grid thead th.time')];
+              const box = heads.find(th => th.dataset.start === start).getBoundingClientRect();
+              return {
+                first: heads.find(th => th.getBoundingClientRect().left >= edge - 1).dataset.start,
+                visible: box.left >= edge - 1 && box.right <= right + 1,
+                end: grid.scrollLeft > 0 && grid.scrollLeft + grid.clientWidth >= grid.scrollWidth - 1,
+              };
+            }""",
+            start,
+        )
+
+    def column(day: dt.date, hour: int) -> str:
+        return dt.datetime.combine(day, dt.time(hour), at(0).tzinfo).astimezone(dt.UTC).isoformat()
+
+    tomorrow = at(0).date()
+    page.goto(f"{server.url}/rooms?date={tomorrow.isoformat()}")
+    assert shown(column(tomorrow, 7))["first"] == column(tomorrow, 7)
+
+    page.goto(f"{server.url}/rooms")  # today: from the hour before now (late in the day: its end)
+    now = dt.datetime.now(at(0).tzinfo)
+    today, hour_ago = now.date(), now - dt.timedelta(hours=1)
+    want = column(today, max(7, hour_ago.hour) if hour_ago.date() == today else 7)
+    seen = shown(want)
+    assert seen["visible"] and (seen["first"] == want or seen["end"]), seen
