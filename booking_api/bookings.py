@@ -20,7 +20,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -275,15 +275,17 @@ async def may_change(s, user, b: Booking) -> bool:
     return user.role == "admin" or b.organizer_id == user.id or await may_manage(s, user, b.room_id)
 
 
-async def scope_of(s, b: Booking, scope: str) -> list[Booking]:
-    """The bookings an edit or cancel of `b` applies to. Series edits skip occurrences changed alone."""
+async def scope_of(s, b: Booking, scope: str, detached: bool = False) -> list[Booking]:
+    """The active bookings an edit or cancel of `b` applies to. Edits of the series or of this
+    and following skip occurrences changed alone (they keep their changes); cancelling takes
+    them too (`detached`): a series cancelled is gone, its exceptions with it."""
     if scope == "this" or b.series_id is None:
         return [b]
     query = select(Booking).where(Booking.series_id == b.series_id, Booking.status.in_(("pending", "confirmed")))
     if scope == "following":
         query = query.where(Booking.start_at >= b.start_at)
-    found = [x for x in (await s.scalars(query.order_by(Booking.start_at))).all() if not x.detached or x.id == b.id]
-    return found or [b]
+    found = (await s.scalars(query.order_by(Booking.start_at))).all()
+    return [x for x in found if detached or not x.detached or x.id == b.id] or [b]
 
 
 async def update_booking(request: Request, booking_id: int, patch: BookingPatch) -> list[Booking]:
@@ -336,10 +338,18 @@ async def apply_patch(s, request: Request, patch: BookingPatch, room: Room, move
     user = request.state.user
     series = None
     if patch.scope == "following" and moves and moves[0][0].series_id is not None:
-        old = await s.get(Series, moves[0][0].series_id)
+        first = moves[0][0]
+        old = await s.get(Series, first.series_id)
         series = Series(rrule=old.rrule if old else "")
         s.add(series)
         await s.flush()
+        # the split takes every occurrence from here on, those changed alone too (with their changes)
+        await s.execute(
+            update(Booking)
+            .where(Booking.series_id == first.series_id, Booking.start_at >= first.start_at)
+            .values(series_id=series.id)
+            .execution_options(synchronize_session="fetch")
+        )
     for t, start, end in moves:
         moved = (start, end, room.id) != (t.start_at, t.end_at, t.room_id)
         t.start_at, t.end_at, t.room_id = start, end, room.id
@@ -368,7 +378,7 @@ async def cancel_booking(request: Request, booking_id: int, scope: str, reason: 
             raise Forbidden(_("Only the organizer or the room's admins may cancel this booking."))
         if not b.active:
             raise Conflict(_("This booking is already cancelled or rejected."))
-        targets = await scope_of(s, b, scope)
+        targets = await scope_of(s, b, scope, detached=True)
         for t in targets:
             t.status, t.reason = "cancelled", reason
     await announce(request, {b.room_id})

@@ -128,13 +128,42 @@ def test_edit_one_then_the_series_keeps_the_single_change(client):
     got = {b["id"]: b for b in client.get("/api/v1/bookings", headers=member).json()}
     assert [got[i]["title"] for i in ids] == ["Review", "Review", "Moved review", "Later review", "Later review"]
     assert got[ids[3]]["series_id"] != got[ids[0]]["series_id"]
-    # cancel this and following of the first series, then one occurrence
+    # cancel this and following of the first series (the one moved alone goes too; the rest split off),
+    # then the whole second series
     r = client.delete(f"/api/v1/bookings/{ids[1]}", params={"scope": "following"}, headers=member)
-    assert sorted(r.json()["cancelled"]) == [ids[1]]  # the moved one was changed alone, the rest split off
+    assert sorted(r.json()["cancelled"]) == ids[1:3]
     r = client.delete(f"/api/v1/bookings/{ids[4]}", params={"scope": "series"}, headers=member)
     assert sorted(r.json()["cancelled"]) == ids[3:]
     status = {b.id: b.status for b in rows(client, select(Booking))}
-    assert [status[i] for i in ids] == ["confirmed", "cancelled", "confirmed", "cancelled", "cancelled"]
+    assert [status[i] for i in ids] == ["confirmed", "cancelled", "cancelled", "cancelled", "cancelled"]
+
+
+def test_this_and_following_takes_the_occurrences_changed_alone_with_their_changes(client):
+    admin, member = api_token(client, "room_admin"), api_token(client, "member")
+    room = make_room(client, admin, name="Split", capacity=6)
+    body = {"room_id": room["id"], "title": "Daily", "start": iso(at(9)), "end": iso(at(10))}
+    body["rrule"] = "FREQ=DAILY;COUNT=5"
+    ids = [o["id"] for o in client.post("/api/v1/bookings", json=body, headers=member).json()["occurrences"]]
+    # the 4th is moved alone to the afternoon, the 2nd renamed alone
+    moved = {"start": iso(at(15, days=4)), "end": iso(at(16, days=4)), "title": "Moved"}
+    assert client.patch(f"/api/v1/bookings/{ids[3]}", json=moved, headers=member).status_code == 200
+    assert client.patch(f"/api/v1/bookings/{ids[1]}", json={"title": "Own"}, headers=member).status_code == 200
+    # this and following from the 3rd: the 3rd and 5th change, the 4th keeps its changes but joins them
+    r = client.patch(f"/api/v1/bookings/{ids[2]}", json={"title": "Later", "scope": "following"}, headers=member)
+    assert sorted(r.json()["changed"]) == [ids[2], ids[4]]
+    got = {b["id"]: b for b in client.get("/api/v1/bookings", params={"room_id": room["id"]}, headers=member).json()}
+    assert [got[i]["title"] for i in ids] == ["Daily", "Own", "Later", "Moved", "Later"]
+    assert local(got[ids[3]]["start"]).hour == 15
+    assert len({got[i]["series_id"] for i in ids[:2]}) == 1 and len({got[i]["series_id"] for i in ids[2:]}) == 1
+    assert got[ids[0]]["series_id"] != got[ids[2]]["series_id"]
+    # so cancelling this and following from the 3rd cancels the moved 4th too; the first two stay
+    r = client.delete(f"/api/v1/bookings/{ids[2]}", params={"scope": "following"}, headers=member)
+    assert sorted(r.json()["cancelled"]) == ids[2:]
+    status = {b.id: b.status for b in rows(client, select(Booking))}
+    assert [status[i] for i in ids] == ["confirmed", "confirmed", "cancelled", "cancelled", "cancelled"]
+    # and cancelling the first series takes its renamed occurrence too
+    r = client.delete(f"/api/v1/bookings/{ids[0]}", params={"scope": "series"}, headers=member)
+    assert sorted(r.json()["cancelled"]) == ids[:2]
 
 
 def test_moving_a_series_into_a_taken_slot_changes_nothing(client):
