@@ -126,6 +126,44 @@ DEMO_ROOMS = [
 ]
 
 
+def plan_image(boxes: list[tuple[int, int, int, int]]) -> bytes:
+    """A simple floor plan: outer walls, a corridor, and a box per room (1200x600)."""
+    im = Image.new("RGB", (1200, 600), "#f8fafc")
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([20, 20, 1180, 580], outline="#334155", width=6)
+    draw.rectangle([20, 270, 1180, 330], fill="#e2e8f0")  # the corridor
+    for box in boxes:
+        draw.rectangle(box, fill="#ffffff", outline="#64748b", width=3)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _floor_plans(s, settings: Settings, rooms: list) -> None:
+    """A plan of each demo floor, its rooms placed along the corridor."""
+    import hashlib
+
+    from booking_api.models import FloorPlan
+
+    folder = settings.data_dir / "floorplans"
+    folder.mkdir(parents=True, exist_ok=True)
+    floors: dict[str, list] = {}
+    for room in rooms:
+        floors.setdefault(room.floor, []).append(room)
+    for floor, on_floor in floors.items():
+        boxes = []
+        for i, room in enumerate(on_floor):  # alternately above and below the corridor
+            left = 60 + (i // 2) * 380
+            top = 60 if i % 2 == 0 else 370
+            boxes.append((left, top, left + 320, top + 170))
+            room.plan_x = round((left + 160) / 1200 * 100, 2)
+            room.plan_y = round((top + 85) / 600 * 100, 2)
+        data = plan_image(boxes)
+        name = hashlib.sha256(data).hexdigest() + ".png"
+        (folder / name).write_bytes(data)
+        s.add(FloorPlan(building=on_floor[0].building, floor=floor, image=name, width=1200, height=600))
+
+
 async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
     """Rooms on three floors and today's meetings around now: ended, running, coming, one pending."""
     import datetime as dt
@@ -156,6 +194,7 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
             s.add_all(rooms)
             await s.flush()
             s.add_all(RoomOwner(room_id=r.id, user_id=owner_id) for r in rooms)
+            _floor_plans(s, settings, rooms)
             meetings = [  # room index, minutes from now, length, title, status
                 (0, -180, 60, "Weekly sync 周例会", "confirmed"),
                 (0, -30, 90, "Product review 产品评审", "confirmed"),

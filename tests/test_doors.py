@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from bookings_helpers import at
-from conftest import api_token, in_app, rows, run_sync
+from conftest import api_token, in_app, login, rows, run_sync
 from doors_helpers import door_screen, go_to, meeting, setup_room, status, wait_for
 from sqlalchemy import select
 
@@ -307,6 +307,20 @@ def test_demo_meetings_that_started_are_checked_in_and_layouts_made(make_setting
     assert in_app(client, release_no_shows, client.app.state.db, clock.now(), settings) == []
     names = sorted(lo.name for lo in rows(client, select(Layout)) if "(demo)" in lo.name)
     assert len(names) == 2 and names[-1] == "Lobby board (demo)"
+    # a plan of each floor, every room placed on it, in the live colours
+    from booking_api.models import FloorPlan, Room
+
+    plans = rows(client, select(FloorPlan).order_by(FloorPlan.floor))
+    assert [p.floor for p in plans] == ["2F", "3F", "5F"]
+    login(client, "member")
+    for plan in plans:
+        page = client.get(f"/floorplans/{plan.id}")
+        assert page.status_code == 200
+        on_floor = rows(client, select(Room).where(Room.floor == plan.floor))
+        assert all(r.plan_x is not None for r in on_floor)
+        assert page.text.count('class="mark ') == len(on_floor)
+        image = client.get(f"/floorplans/files/{plan.image}")
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
 
 
 def test_the_timer_reads_as_far_ahead_as_the_widest_check_in_window(client):
