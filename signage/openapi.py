@@ -127,11 +127,100 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(document())
 
 
+def type_text(spec: dict, components: dict) -> str:
+    """A schema's type in a few words: `integer`, `string (date-time)`, `array of Attendee`, `string or null`."""
+    if "$ref" in spec:
+        return spec["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in spec:
+        return " or ".join(dict.fromkeys(type_text(s, components) for s in spec["anyOf"]))
+    if "enum" in spec:
+        return " | ".join(str(v) for v in spec["enum"])
+    if "const" in spec:
+        return str(spec["const"])
+    kind = spec.get("type", "any")
+    if kind == "array":
+        return f"array of {type_text(spec.get('items', {}), components)}"
+    return f"{kind} ({spec['format']})" if "format" in spec else kind
+
+
+def limits_text(spec: dict) -> str:
+    words = {
+        "minimum": "≥ {}",
+        "maximum": "≤ {}",
+        "minLength": "at least {} characters",
+        "maxLength": "at most {} characters",
+        "maxItems": "at most {} items",
+        "pattern": "matches {}",
+    }
+    for choice in spec.get("anyOf", []):  # an optional field: the limits of its non-null kind
+        if choice.get("type") != "null":
+            spec = {**choice, **spec}
+    if spec.get("minLength") == 1:
+        words["minLength"] = "not empty"
+    return ", ".join(words[k].format(spec[k]) for k in words if k in spec)
+
+
+def fields(schema: dict, components: dict) -> list[dict]:
+    """The rows of a body or answer table: name, type, required, default, limits, description."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if schema.get("type") == "array" and "items" in schema:
+        schema = schema["items"]
+        if "$ref" in schema:
+            schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "type": type_text(spec, components),
+            "required": name in required,
+            "default": spec.get("default"),
+            "limits": limits_text(spec),
+            "description": spec.get("description", ""),
+        }
+        for name, spec in schema.get("properties", {}).items()
+    ]
+
+
+ANSWERS = {
+    "200": "OK",
+    "201": "created",
+    "204": "done, no content",
+    "400": "invalid input",
+    "401": "no valid token",
+    "403": "not allowed for this role",
+    "404": "not found",
+    "409": "conflict",
+    "413": "too large",
+}
+
+
 async def docs_page(request: Request) -> Response:
     from signage.templating import render
 
     doc = document()
-    return render(request, "api_docs.html", {"doc": doc})
+    components = doc["components"]["schemas"]
+    tags: dict[str, list] = {}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            body = None
+            for content_type, content in op.get("requestBody", {}).get("content", {}).items():
+                ref = content["schema"].get("$ref", "")
+                name = ref.rsplit("/", 1)[-1]
+                body = {"type": content_type, "name": name, "fields": fields(content["schema"], components)}
+            ok = next(iter(op["responses"].items()))
+            answer = ok[1].get("content", {}).get("application/json", {}).get("schema")
+            tags.setdefault(op["tags"][0], []).append(
+                {
+                    "method": method,
+                    "path": path,
+                    "op": op,
+                    "body": body,
+                    "answer": fields(answer, components) if answer else [],
+                    "answer_type": type_text(answer, components) if answer else "",
+                }
+            )
+    return render(request, "api_docs.html", {"doc": doc, "tags": tags, "answers": ANSWERS})
 
 
 def _register_platform() -> None:
