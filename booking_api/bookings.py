@@ -20,7 +20,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +33,7 @@ from signage.api import Id, When, int_param, json_body, parse, reasonable_year
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.models import User
 from signage.responses import JSONResponse
 
 Scope = Literal["this", "following", "series"]
@@ -183,9 +184,32 @@ async def insert_bookings(s, request: Request, body: BookingIn, room: Room, time
     return made, sorted(skipped)
 
 
+async def link_attendees(request: Request, attendees: list[AttendeeIn]) -> None:
+    """Attendees who are users of the system: a `user_id` must be one (else 400), and an
+    attendee given by the email of a user becomes that user (their invitation reaches them)."""
+    ids = {a.user_id for a in attendees if a.user_id}
+    emails = {a.email.strip().lower() for a in attendees if not a.user_id and a.email.strip()}
+    if not ids and not emails:
+        return
+    async with request.app.state.db.session() as s:
+        query = select(User.id, User.email).where(or_(User.id.in_(ids), User.email.in_(emails)))
+        found = (await s.execute(query)).all()
+    by_id = {row.id: row.email for row in found}
+    by_email = {row.email: row.id for row in found}
+    for n, a in enumerate(attendees):
+        if a.user_id:
+            if a.user_id not in by_id:
+                field = f"attendees.{n}.user_id"
+                raise Invalid(_("No user has this id."), [{"field": field, "message": str(a.user_id)}])
+            a.email = a.email or by_id[a.user_id]
+        elif a.email.strip().lower() in by_email:
+            a.user_id = by_email[a.email.strip().lower()]
+
+
 async def create_booking(request: Request, body: BookingIn, key: str = "", raw: bytes = b"") -> tuple[int, dict]:
     """(status, answer) for a new booking or series; Conflict (409) when the room is taken."""
     tz, user = site_tz(request), request.state.user
+    await link_attendees(request, body.attendees)
     times = wanted_times(body, tz)
     db = request.app.state.db
     print_ = fingerprint(request, raw) if key else ""
@@ -290,6 +314,8 @@ async def scope_of(s, b: Booking, scope: str, detached: bool = False) -> list[Bo
 
 async def update_booking(request: Request, booking_id: int, patch: BookingPatch) -> list[Booking]:
     tz, user = site_tz(request), request.state.user
+    if patch.attendees:
+        await link_attendees(request, patch.attendees)
     db = request.app.state.db
     touched: set[int] = set()
     try:

@@ -49,21 +49,52 @@ def from_local_input(raw: str, tz: ZoneInfo, field: str) -> dt.datetime:
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
-async def booking_page(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
+ROLES = {"chair": "chair", "主持": "chair", "主持人": "chair", "required": "required", "必选": "required",
+         "必须": "required", "optional": "optional", "可选": "optional"}  # fmt: skip
+
+
+def attendee_lines(text: str) -> list[dict]:
+    """Attendees from lines of "name, email, phone, role" (all but the name may be left out;
+    role: chair, required or optional); Invalid names the line that is wrong."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        parts = [p.strip() for p in line.replace("，", ",").split(",")]
+        if not any(parts):
+            continue
+        name, email, phone, role = (parts + ["", "", ""])[:4]
+        if not name or len(parts) > 4 or (role and role.lower() not in ROLES):
+            message = _('Attendee line %(n)s: write "name, email, phone, role" (role: chair, required or optional).')
+            raise Invalid(message % {"n": number}, {"field": "attendees"})
+        role = ROLES[role.lower()] if role else "required"
+        found.append({"name": name, "email": email, "phone": phone, "role": role})
+    return found
+
+
+def attendee_text(people) -> str:
+    return "\n".join(", ".join([a.name, a.email, a.phone, a.role]).rstrip(", ") for a in people)
+
+
+async def booking_page(
+    request: Request, error: AppError | None = None, status_code: int = 200, form=None
+) -> Response:
     tz = ZoneInfo(request.app.state.settings.timezone)
     async with request.app.state.db.session() as s:
         b = await get_booking(s, request.path_params["id"])
         room = await s.get(Room, b.room_id)
         people = (await attendees_of(s, [b.id])).get(b.id, [])
         editable = await may_change(s, request.state.user, b) and b.active
+        rooms = (await s.execute(select(Room.id, Room.name).order_by(Room.building, Room.floor, Room.name))).all()
     ctx = {
         "b": b,
         "room": room,
+        "rooms": rooms,
         "people": people,
         "editable": editable,
         "start": local_input(b.start_at, tz),
         "end": local_input(b.end_at, tz),
+        "attendees": attendee_text(people),
         "error": error,
+        "form": form,  # what was sent, shown again when it was refused
     }
     return render(request, "booking_api/booking.html", ctx, status_code=status_code)
 
@@ -80,13 +111,20 @@ async def edit_form(request: Request) -> Response:
             "end": from_local_input(str(form.get("end", "")), tz, "end").isoformat(),
             "scope": str(form.get("scope", "this")),
         }
+        if "room_id" in form:
+            data["room_id"] = str(form.get("room_id", ""))
+        if "services" in form:
+            services = str(form.get("services", "")).replace("，", ",").split(",")
+            data["services"] = [x.strip() for x in services if x.strip()]
+        if "attendees" in form:
+            data["attendees"] = attendee_lines(str(form.get("attendees", "")))
         patch = parse(BookingPatch, data)
         await update_booking(request, booking_id, patch)
     except AppError as exc:
         await audit.record(request, "booking.update", f"booking:{booking_id}", result="failure", reason=exc.message)
         if isinstance(exc, Forbidden):
             raise
-        return await booking_page(request, error=exc, status_code=exc.status)
+        return await booking_page(request, error=exc, status_code=exc.status, form=form)
     await audit.record(request, "booking.update", f"booking:{booking_id}", reason=data["scope"])
     return RedirectResponse(f"/bookings/{booking_id}", status_code=303)
 

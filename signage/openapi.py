@@ -127,19 +127,19 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(document())
 
 
-def type_text(spec: dict, components: dict) -> str:
+def type_text(spec: dict) -> str:
     """A schema's type in a few words: `integer`, `string (date-time)`, `array of Attendee`, `string or null`."""
     if "$ref" in spec:
         return spec["$ref"].rsplit("/", 1)[-1]
     if "anyOf" in spec:
-        return " or ".join(dict.fromkeys(type_text(s, components) for s in spec["anyOf"]))
+        return " or ".join(dict.fromkeys(type_text(s) for s in spec["anyOf"]))
     if "enum" in spec:
         return " | ".join(str(v) for v in spec["enum"])
     if "const" in spec:
         return str(spec["const"])
     kind = spec.get("type", "any")
     if kind == "array":
-        return f"array of {type_text(spec.get('items', {}), components)}"
+        return f"array of {type_text(spec.get('items', {}))}"
     return f"{kind} ({spec['format']})" if "format" in spec else kind
 
 
@@ -172,7 +172,7 @@ def fields(schema: dict, components: dict) -> list[dict]:
     return [
         {
             "name": name,
-            "type": type_text(spec, components),
+            "type": type_text(spec),
             "required": name in required,
             "default": spec.get("default"),
             "limits": limits_text(spec),
@@ -217,7 +217,7 @@ async def docs_page(request: Request) -> Response:
                     "op": op,
                     "body": body,
                     "answer": fields(answer, components) if answer else [],
-                    "answer_type": type_text(answer, components) if answer else "",
+                    "answer_type": type_text(answer) if answer else "",
                 }
             )
     return render(request, "api_docs.html", {"doc": doc, "tags": tags, "answers": ANSWERS})

@@ -3,12 +3,12 @@
 import io
 
 from bookings_helpers import at, book, make_room
-from conftest import api_token, csrf, login, rows
+from conftest import add_user, api_token, csrf, login, rows
 from openapi_spec_validator import validate
 from PIL import Image
 from sqlalchemy import select
 
-from booking_api.models import Booking, FloorPlan, Room
+from booking_api.models import Attendee, Booking, FloorPlan, Room
 
 
 def test_room_admin_manages_own_rooms(client):
@@ -151,3 +151,53 @@ def test_openapi_document_is_valid_and_lists_the_api(client):
     assert "409" in post["responses"] and any(p["name"] == "Idempotency-Key" for p in post["parameters"])
     page = client.get("/api/v1/docs").text
     assert "POST /api/v1/bookings" in page and "Idempotency-Key" in page
+
+
+def test_a_booking_s_room_attendees_and_services_are_changed_on_its_page(client):
+    admin = api_token(client, "room_admin")
+    room = make_room(client, admin, name="First", capacity=4)
+    other = make_room(client, admin, name="Second", capacity=8)
+    colleague = add_user(client, "member", "Wang.Fang@example.com".lower())
+    login(client, "member")
+    token = csrf(client)
+    body = {"room_id": room["id"], "title": "Plan", "start": at(10).isoformat(), "end": at(11).isoformat()}
+    bid = client.post("/api/v1/bookings", json=body, headers={"X-CSRF-Token": token}).json()["id"]
+    page = client.get(f"/bookings/{bid}").text
+    assert f'<option value="{other["id"]}"' in page and 'name="attendees"' in page and 'name="services"' in page
+    form = {
+        "title": "Plan",
+        "room_id": str(other["id"]),
+        "start": at(10).strftime("%Y-%m-%dT%H:%M"),
+        "end": at(11).strftime("%Y-%m-%dT%H:%M"),
+        "attendees": "Li Lei, li@example.com, 13800000000, chair\nWang Fang, Wang.Fang@Example.com\n\nGuest，，，可选",
+        "notes": "",
+        "services": "tea，projector",
+        "scope": "this",
+        "csrf_token": token,
+    }
+    r = client.post(f"/bookings/{bid}", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    [b] = rows(client, select(Booking))
+    assert b.room_id == other["id"] and b.services == ["tea", "projector"]
+    people = rows(client, select(Attendee).order_by(Attendee.id))
+    assert [(a.name, a.email, a.phone, a.role) for a in people] == [
+        ("Li Lei", "li@example.com", "13800000000", "chair"),
+        ("Wang Fang", "Wang.Fang@Example.com", "", "required"),
+        ("Guest", "", "", "optional"),
+    ]
+    # the colleague is recognised by their email: the invitation reaches them
+    [linked] = [a for a in people if a.user_id]
+    assert linked.name == "Wang Fang" and colleague == "wang.fang@example.com"
+    page = client.get(f"/bookings/{bid}").text
+    assert "Li Lei, li@example.com, 13800000000, chair" in page and "tea, projector" in page
+    # a line it cannot read is a form error, and what was typed stays in the form
+    bad = {**form, "attendees": "Li Lei, li@example.com, 138, boss", "title": "Plan C"}
+    r = client.post(f"/bookings/{bid}", data=bad)
+    assert r.status_code == 400 and "Attendee line 1" in r.text
+    assert "Li Lei, li@example.com, 138, boss" in r.text and 'value="Plan C"' in r.text
+    assert rows(client, select(Booking))[0].title == "Plan"
+    # moving it into a taken room is refused, with the room's name
+    book(client, admin, room["id"], at(10), at(11))
+    r = client.post(f"/bookings/{bid}", data={**form, "room_id": str(room["id"])})
+    assert r.status_code == 409 and "First is already booked" in r.text
+    assert rows(client, select(Booking).where(Booking.id == bid))[0].room_id == other["id"]

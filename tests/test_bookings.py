@@ -5,13 +5,13 @@ import uuid
 
 import pytest
 from bookings_helpers import at, book, iso, make_room
-from conftest import PG_URL, api_token, in_app, need, pg_admin, rows, run_sync
+from conftest import PG_URL, add_user, api_token, in_app, need, pg_admin, rows, run_sync
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from booking_api.models import Attendee, Booking
 from signage.migrate import upgrade
-from signage.models import AuditEntry
+from signage.models import AuditEntry, User
 
 
 def test_book_a_room_and_read_it_back(client):
@@ -215,3 +215,32 @@ def test_a_room_open_all_day_takes_meetings_past_midnight(client):
     r = book(client, admin, late["id"], at(23, 30), at(0, 30, days=2))
     assert r.status_code == 400 and "open from 08:00 to 24:00" in r.json()["message"]
     assert book(client, admin, late["id"], at(23, 0), at(0, 0, days=2)).status_code == 201
+
+
+def test_attendees_who_are_users_are_linked_and_unknown_user_ids_refused(client):
+    admin = api_token(client, "room_admin")
+    member = api_token(client, "member")
+    room = make_room(client, admin, name="People", capacity=10)
+    colleague = add_user(client, "member")
+    [user_id] = [u.id for u in rows(client, select(User).where(User.email == colleague))]
+    stranger = [{"name": "Nobody", "user_id": 2_000_000_000}]
+    # an attendee id that is no user: 400 naming the attendee, nothing written (single, series, edit)
+    for extra in ({}, {"rrule": "FREQ=DAILY;COUNT=3"}):
+        r = book(client, member, room["id"], at(9), at(10), attendees=stranger, **extra)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"] == [{"field": "attendees.0.user_id", "message": "2000000000"}]
+    assert rows(client, select(Booking)) == []
+    # by email (any case) or by id, a user of the system; anyone else a guest
+    attendees = [
+        {"name": "Colleague", "email": colleague.upper()},
+        {"name": "By id", "user_id": user_id},
+        {"name": "Guest", "email": "guest@example.org"},
+    ]
+    made = book(client, member, room["id"], at(9), at(10), attendees=attendees)
+    assert made.status_code == 201, made.text
+    got = client.get(f"/api/v1/bookings/{made.json()['id']}", headers=member).json()["attendees"]
+    assert [(a["name"], a["user_id"]) for a in got] == [("Colleague", user_id), ("By id", user_id), ("Guest", None)]
+    assert got[1]["email"] == colleague
+    r = client.patch(f"/api/v1/bookings/{made.json()['id']}", json={"attendees": stranger}, headers=member)
+    assert r.status_code == 400
+    assert len(rows(client, select(Attendee))) == 3

@@ -70,9 +70,13 @@
   }
 
   function body(extra) {
+    // one per line: name, email, phone, role (as on the booking's page)
+    const roles = { "主持": "chair", "主持人": "chair", "必选": "required", "必须": "required", "可选": "optional" };
     const attendees = form.elements.attendees.value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
-      const [name, email] = l.split(",").map((x) => x.trim());
-      return { name, email: email || "" };
+      const [name, email, phone, role] = l.replace(/，/g, ",").split(",").map((x) => x.trim());
+      const a = { name, email: email || "", phone: phone || "" };
+      if (role) a.role = roles[role] || role.toLowerCase();
+      return a;
     });
     const b = {
       room_id: wanted.room_id, title: form.elements.title.value.trim(),

@@ -88,6 +88,7 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     drag(page, "Everest", at(10), at(10, 45))
     page.fill("#book-form input[name=title]", "Design review")
     page.fill("#book-form input[name=services]", "tea, projector")
+    page.fill("#book-form textarea[name=attendees]", "Li Lei, li@example.com, 13800000000, chair\nGuest")
     page.locator("#book-form [data-action=book]").click()
     page.locator("dialog#book").wait_for(state="hidden")
     for minute in (0, 15, 30, 45):
@@ -96,6 +97,10 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     [made] = httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json()
     assert made["title"] == "Design review" and dt.datetime.fromisoformat(made["start"]) == at(10)
     assert made["services"] == ["tea", "projector"]
+    assert [(a["name"], a["email"], a["phone"], a["role"]) for a in made["attendees"]] == [
+        ("Li Lei", "li@example.com", "13800000000", "chair"),
+        ("Guest", "", "", "required"),
+    ]
     assert dt.datetime.fromisoformat(made["end"]) == at(11)
 
     # 2. while the dialog is open someone else takes the slot: the answer shows suggestions
