@@ -210,3 +210,62 @@ def test_the_grid_opens_at_the_earliest_opening_or_the_hour_before_now(site):
     want = column(today, max(7, hour_ago.hour) if hour_ago.date() == today else 7)
     seen = shown(want)
     assert seen["visible"] and (seen["first"] == want or seen["end"]), seen
+
+
+def test_the_approvals_inbox_follows_new_and_cancelled_requests_live_and_keeps_a_typed_reason(site):
+    server, settings, context = site
+    owner_email = make_user(settings, "room_admin")
+    owner = token_for(settings, owner_email)
+    room = api_room(server, owner, name="Boardroom", capacity=12, needs_approval=True)
+    member = token_for(settings, make_user(settings, "member"))
+
+    def request(title: str, hour: int) -> int:
+        body = {"room_id": room["id"], "title": title, "start": iso(at(hour)), "end": iso(at(hour + 1))}
+        r = httpx.post(f"{server.url}/api/v1/bookings", json=body, headers=member)
+        assert r.json()["status"] == "pending", r.text
+        return r.json()["id"]
+
+    first = request("Budget", 9)
+    inbox = sign_in(context(), server.url, owner_email)
+    inbox.goto(f"{server.url}/approvals")
+    inbox.wait_for_function("document.body.dataset.live === '1'")
+    inbox.evaluate("window.__marker = 1")
+    inbox.fill(f"#reason-{first}", "Board members only")
+
+    second = request("Offsite", 14)
+    expect(inbox.locator(f"tr[data-booking-id='{second}']")).to_contain_text("Offsite")
+    assert inbox.input_value(f"#reason-{first}") == "Board members only"
+    assert httpx.delete(f"{server.url}/api/v1/bookings/{second}", headers=member).status_code == 200
+    expect(inbox.locator(f"tr[data-booking-id='{second}']")).to_have_count(0)
+    assert inbox.evaluate("window.__marker") == 1, "the inbox was reloaded"
+
+    with inbox.expect_navigation():
+        inbox.locator(f"tr[data-booking-id='{first}']").get_by_role("button", name="Reject").click()
+    got = httpx.get(f"{server.url}/api/v1/bookings/{first}", headers=member).json()
+    assert got["status"] == "rejected" and got["reason"] == "Board members only"
+
+
+def test_manage_rooms_follows_rooms_added_and_deleted_elsewhere(site):
+    server, settings, context = site
+    admin_email = make_user(settings, "admin")
+    admin = token_for(settings, admin_email)
+    page = sign_in(context(), server.url, admin_email)
+    page.goto(f"{server.url}/rooms/manage")
+    page.wait_for_function("document.body.dataset.live === '1'")
+    page.evaluate("window.__marker = 1")
+    room = api_room(server, admin, name="Lotus", capacity=6)
+    row = page.locator(f"#room-list tr[data-room-id='{room['id']}']")
+    expect(row).to_contain_text("Lotus")
+    assert httpx.delete(f"{server.url}/api/v1/rooms/{room['id']}", headers=admin).status_code == 204
+    expect(row).to_have_count(0)
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    # deleting on the page: confirmed in a dialog, then gone
+    other = api_room(server, admin, name="Jade", capacity=4)
+    row = page.locator(f"#room-list tr[data-room-id='{other['id']}']")
+    expect(row).to_contain_text("Jade")
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0)
+    assert httpx.get(f"{server.url}/api/v1/rooms/{other['id']}", headers=admin).status_code == 404
+    assert page.evaluate("window.__marker") is None  # the delete itself was a form post: a new page
