@@ -49,7 +49,9 @@ def occurrences(
         raise Invalid(_("Say when the meetings stop repeating (UNTIL or COUNT)."), {"field": "rrule"})
     if "COUNT" in parts and "UNTIL" in parts:  # RFC 5545 allows one of them
         raise Invalid(_("Say when the meetings stop repeating with UNTIL or COUNT, not both."), {"field": "rrule"})
-    if "COUNT" in parts and (not parts["COUNT"].isdigit() or not 1 <= int(parts["COUNT"]) <= MAX_COUNT):
+    if "COUNT" in parts and not (parts["COUNT"].isascii() and parts["COUNT"].isdigit() and int(parts["COUNT"]) >= 1):
+        raise Invalid(_("COUNT is how many meetings: a whole number from 1."), {"field": "rrule"})
+    if "COUNT" in parts and int(parts["COUNT"]) > MAX_COUNT:
         raise Invalid(_("A meeting repeats at most %(n)s times.", n=MAX_COUNT), {"field": "rrule"})
     if len(parts.get("UNTIL", "")) == 8:  # a date: the whole day counts
         parts["UNTIL"] += "T235959"

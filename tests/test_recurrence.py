@@ -54,7 +54,10 @@ def test_rules_give_local_wall_times():
         ("FREQ=DAILY;UNTIL=20990101", "at most 500 times"),
         ("FREQ=WEEKLY;BYDAY=XX;COUNT=3", "not valid"),
         ("nonsense", "not valid"),
-        ("FREQ=DAILY;COUNT=abc", "at most 500 times"),
+        ("FREQ=DAILY;COUNT=abc", "COUNT is how many meetings"),
+        ("FREQ=DAILY;COUNT=0", "COUNT is how many meetings"),
+        ("FREQ=DAILY;COUNT=-1", "COUNT is how many meetings"),
+        ("FREQ=DAILY;COUNT=501", "at most 500 times"),
     ],
 )
 def test_bad_rules_are_refused(english, rule, message):
