@@ -20,6 +20,10 @@
     for (let i = a; i <= b; i++) cells[i].classList.add("selected");
   }
 
+  grid.addEventListener("click", (e) => {  // a booking: its page (details; change or cancel it if it is yours)
+    const td = e.target.closest("td.cell[data-booking-id]");
+    if (td) window.location.href = "/bookings/" + td.dataset.bookingId;
+  });
   grid.addEventListener("mousedown", (e) => {
     const td = e.target.closest("td.cell.free");
     if (!td) return;

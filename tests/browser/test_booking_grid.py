@@ -125,6 +125,10 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     expect(cell(page, "Kilimanjaro", at(14))).to_have_class("cell booked")
     mine = [b for b in httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json() if b["title"] == "Planning"]
     assert [b["room_id"] for b in mine] == [other["id"]]
+    # a booked slot opens its booking's page
+    with page.expect_navigation():
+        cell(page, "Everest", at(10, 15)).click()
+    assert page.url.endswith(f"/bookings/{made['id']}") and "Design review" in page.locator("h1").inner_text()
     assert not errors, errors
 
 
