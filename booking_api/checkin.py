@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from booking_api import rules
 from booking_api.bookings import announce, get_booking, may_change
-from booking_api.models import CheckIn, DoorSettings, Room
+from booking_api.models import Attendee, CheckIn, DoorSettings, Room
 from booking_api.roomstate import checkin_window, door_rules
 from signage import audit, clock, openapi
 from signage.api import json_body, parse
@@ -76,6 +77,13 @@ def refuse_inactive(b) -> None:
         raise Conflict(_("This meeting is still waiting for approval."))
 
 
+async def may_check_in(s, user, b) -> bool:
+    if user.role == "service" or await may_change(s, user, b):
+        return True
+    invited = select(Attendee.id).where(Attendee.booking_id == b.id, Attendee.user_id == user.id)
+    return await s.scalar(invited) is not None
+
+
 async def check_in(request: Request, booking_id: int, via: str, room_id: int | None = None, user=None) -> dict:
     """Check a meeting in; {"booking_id", "at", "already"}. Refusals change nothing."""
     now, settings = clock.now(), request.app.state.settings
@@ -83,6 +91,9 @@ async def check_in(request: Request, booking_id: int, via: str, room_id: int | N
         b = await get_booking(s, booking_id, lock=True)
         if room_id is not None and b.room_id != room_id:
             raise Forbidden(_("This meeting is in another room."))
+        if via == "api" and user is not None and not await may_check_in(s, user, b):
+            # at the door (tap, QR code, sensor) anyone present may; from afar only those concerned
+            raise Forbidden(_("Only the organizer, the attendees and the room's admins may check it in from afar."))
         refuse_inactive(b)
         done = await s.get(CheckIn, b.id)
         if done is not None:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from bookings_helpers import at
-from conftest import api_token, in_app, login, rows, run_sync
+from conftest import add_user, api_token, in_app, login, rows, run_sync
 from doors_helpers import door_screen, go_to, meeting, setup_room, status, wait_for
 from sqlalchemy import select
 
@@ -21,8 +21,12 @@ def client(make_client):
 
 
 def test_state_follows_the_clock_and_check_in(client):
+    from signage.users import create_token
+
     admin, room = setup_room(client)
-    b = meeting(client, admin, room["id"], hour=10)
+    email = add_user(client, "member")
+    member = {"Authorization": f"Bearer {run_sync(create_token(client.app.state.settings, email))}"}
+    b = meeting(client, admin, room["id"], hour=10, attendees=[{"name": "Invited", "email": email}])
     go_to(client, at(9, 40))
     s = status(client, admin, room["id"])
     assert (s["state"], s["colour"], s["checkin"]) == ("booked", "orange", None)
@@ -36,8 +40,11 @@ def test_state_follows_the_clock_and_check_in(client):
     assert (s["state"], s["colour"]) == ("in_progress", "blue")
     assert s["current"]["id"] == b["id"] and s["current"]["minutes_left"] == 59
 
-    member = api_token(client, "member")
-    r = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=member)
+    # from afar, only those concerned: not a colleague who is not invited
+    r = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=api_token(client, "member"))
+    assert r.status_code == 403 and "the attendees" in r.json()["message"]
+    assert status(client, admin, room["id"])["current"]["checked_in"] is False
+    r = client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=member)  # an attendee
     assert r.status_code == 200 and r.json()["already"] is False
     assert status(client, admin, room["id"])["current"]["checked_in"] is True
     assert client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=member).json()["already"] is True
