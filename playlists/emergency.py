@@ -61,6 +61,7 @@ async def start(request: Request, body: api.EmergencyIn) -> Emergency:
     scope = f"group:{body.group_id}" if body.group_id else "all screens"
     await audit.record(request, "emergency.start", f"emergency:{row.id}", reason=f"{scope}: {message[:200]}")
     await publishing.notify(request, screens, {"type": "layout", "emergency": row.id})
+    await request.app.state.bus.notify("emergency", {"type": "emergency"})  # open emergency pages
     return row
 
 
@@ -81,6 +82,7 @@ async def clear(request: Request, emergency_id: int) -> Emergency:
         raise
     await audit.record(request, "emergency.clear", f"emergency:{emergency_id}")
     await publishing.notify(request, screens, {"type": "layout", "emergency": emergency_id})
+    await request.app.state.bus.notify("emergency", {"type": "emergency"})
     return row
 
 
@@ -95,7 +97,8 @@ async def page(request: Request, status_code: int = 200, error: AppError | None 
         layouts = (await s.scalars(select(Layout).where(Layout.published_version > 0).order_by(Layout.name))).all()
         groups = {g.id: g for g in (await s.scalars(select(ScreenGroup).order_by(ScreenGroup.name))).all()}
     ctx = {"active": await in_force(request), "layouts": layouts, "groups": groups, "error": error}
-    return render(request, "emergency/page.html", ctx, status_code=status_code)
+    block = "active" if request.headers.get("HX-Request") else None  # a live refresh (static/live.js)
+    return render(request, "emergency/page.html", ctx, status_code=status_code, block=block)
 
 
 async def start_form(request: Request) -> Response:

@@ -125,6 +125,7 @@ async def save(request: Request, body: api.ScheduleIn | None, schedule_id: int |
         raise
     await audit.record(request, action, f"schedule:{row.id}")
     await publishing.notify(request, screens, {"type": "layout", "schedule_id": row.id})
+    await request.app.state.bus.notify("schedules", {"type": "schedule"})  # open schedule pages
     return row
 
 
@@ -164,7 +165,8 @@ async def schedules_page(request: Request, status_code: int = 200, error: AppErr
         "site_timezone": i18n.site_timezone.get(),
         "today": i18n.local_time(utcnow()).date().isoformat(),
     }
-    return render(request, "schedules/list.html", ctx, status_code=status_code)
+    block = "entries" if request.headers.get("HX-Request") else None  # a live refresh (static/live.js)
+    return render(request, "schedules/list.html", ctx, status_code=status_code, block=block)
 
 
 async def add_schedule(request: Request) -> Response:

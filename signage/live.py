@@ -19,6 +19,8 @@ from signage.i18n import gettext as _
 
 TOPICS: dict[str, str | tuple[str, ...]] = {
     "audit": ("admin",),
+    "schedules": ("editor",),  # schedule entries added, changed or deleted
+    "emergency": ("editor",),  # overrides started or cleared
 }
 PING_SECONDS = 15
 
