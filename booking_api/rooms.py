@@ -264,20 +264,7 @@ async def api_update(request: Request) -> Response:
     return await api_get(request, room.id)
 
 
-async def delete_submit(request: Request) -> Response:
-    room_id = request.path_params["id"]
-    try:
-        name = await delete_room(request, room_id)
-    except AppError as exc:
-        await audit.record(request, "room.delete", f"room:{room_id}", result="failure", reason=exc.message)
-        if isinstance(exc, Forbidden | NotFound):
-            raise
-        return await manage_page(request, status_code=exc.status, error=exc)
-    await audit.record(request, "room.delete", f"room:{room_id}", reason=name)
-    return RedirectResponse("/rooms/manage", status_code=303)
-
-
-async def api_delete(request: Request) -> Response:
+async def delete_audited(request: Request) -> None:
     room_id = request.path_params["id"]
     try:
         name = await delete_room(request, room_id)
@@ -285,6 +272,18 @@ async def api_delete(request: Request) -> Response:
         await audit.record(request, "room.delete", f"room:{room_id}", result="failure", reason=exc.message)
         raise
     await audit.record(request, "room.delete", f"room:{room_id}", reason=name)
+
+
+async def delete_submit(request: Request) -> Response:
+    try:
+        await delete_audited(request)
+    except Conflict as exc:  # meetings to come: said on the page
+        return await manage_page(request, status_code=exc.status, error=exc)
+    return RedirectResponse("/rooms/manage", status_code=303)
+
+
+async def api_delete(request: Request) -> Response:
+    await delete_audited(request)
     return Response(status_code=204)
 
 
