@@ -288,8 +288,18 @@ async def api_delete(request: Request) -> Response:
 
 
 async def api_list(request: Request) -> Response:
+    from booking_api.availability import filters_of
+
+    filters = filters_of(request.query_params)
+    query = select(Room).order_by(Room.id)
+    if building := (request.query_params.get("building") or "").strip():
+        query = query.where(Room.building == building)
+    if filters["floor"]:
+        query = query.where(Room.floor == filters["floor"])
+    if filters["capacity"]:
+        query = query.where(Room.capacity >= filters["capacity"])
     async with request.app.state.db.session() as s:
-        rooms = (await s.scalars(select(Room).order_by(Room.id))).all()
+        rooms = [r for r in (await s.scalars(query)).all() if set(filters["equipment"]) <= set(r.equipment)]
         owners = await owners_of(s, [r.id for r in rooms])
     return JSONResponse([room_json(r, owners.get(r.id, [])) for r in rooms])
 
@@ -303,7 +313,19 @@ async def api_get(request: Request, room_id: int | None = None, status_code: int
 
 
 openapi.add("post", "/api/v1/rooms", "Create a room", body=RoomIn, response=RoomOut, status=201, tag="rooms")
-openapi.add("get", "/api/v1/rooms", "List rooms", response=list[RoomOut], tag="rooms")
+openapi.add(
+    "get",
+    "/api/v1/rooms",
+    "List rooms",
+    response=list[RoomOut],
+    tag="rooms",
+    query={
+        "building": "only this building",
+        "floor": "only this floor",
+        "capacity": "at least this many seats",
+        "equipment": "comma-separated; rooms having all",
+    },
+)
 openapi.add("get", "/api/v1/rooms/{id}", "A room", response=RoomOut, tag="rooms")
 openapi.add(
     "patch", "/api/v1/rooms/{id}", "Change a room (fields given only)", body=RoomIn, response=RoomOut, tag="rooms"

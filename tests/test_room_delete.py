@@ -134,3 +134,24 @@ def test_bookings_are_listed_by_day_of_the_site(client):
         r = client.get("/api/v1/bookings", params=params, headers=member)
         assert r.status_code == 400, (params, r.text)
         assert r.json()["detail"]["field"] == next(iter(params))
+
+
+def test_rooms_are_listed_by_building_floor_capacity_and_equipment(client):
+    admin = api_token(client, "admin")
+    a = make_room(client, admin, name="A3 big", building="A", floor="3F", capacity=12, equipment=["projector", "tv"])
+    make_room(client, admin, name="A3 small", building="A", floor="3F", capacity=4, equipment=["tv"])
+    b = make_room(client, admin, name="B3", building="B", floor="3F", capacity=20, equipment=["projector"])
+
+    def names(**params):
+        r = client.get("/api/v1/rooms", params=params, headers=admin)
+        assert r.status_code == 200, r.text
+        return [x["name"] for x in r.json()]
+
+    assert names() == ["A3 big", "A3 small", "B3"]
+    assert names(building="A") == ["A3 big", "A3 small"]
+    assert names(floor="3F", capacity="10") == ["A3 big", "B3"]
+    assert names(equipment="projector") == [a["name"], b["name"]]
+    assert names(equipment="projector, tv", building="A") == ["A3 big"]
+    assert names(building="C") == []
+    r = client.get("/api/v1/rooms", params={"capacity": "many"}, headers=admin)
+    assert r.status_code == 400 and r.json()["detail"]["field"] == "capacity"

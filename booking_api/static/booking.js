@@ -185,7 +185,8 @@
     if (current > 0) at = Math.max(at === heads.length ? 0 : at, current);
     if (at >= heads.length) return;
     at -= at % 4; // on the hour
-    grid.scrollLeft = heads[at].offsetLeft - heads[0].offsetLeft;
+    const edge = grid.querySelector("thead th.room").getBoundingClientRect().right; // the sticky room names
+    grid.scrollLeft += Math.floor(heads[at].getBoundingClientRect().left - edge);
   }
   scrollToDay();
 
