@@ -33,7 +33,10 @@ from signage.users import create_or_update
 PG_ADMIN = "postgresql://127.0.0.1:5432/test"
 PG_URL = "postgresql+asyncpg://127.0.0.1:5432/{db}"
 REDIS_URL = os.environ.get("SIGNAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-# Each test run its own Redis channels, so runs side by side never hear each other.
+# Each test run its own Redis channels, so runs side by side never hear each other; with
+# pytest-xdist each worker its own (a worker starts with its controller's environment).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["SIGNAGE_REDIS_PREFIX"] = f"signage-test-{uuid.uuid4().hex[:8]}-{os.environ['PYTEST_XDIST_WORKER']}:"
 os.environ.setdefault("SIGNAGE_REDIS_PREFIX", f"signage-test-{uuid.uuid4().hex[:8]}:")
 REQUIRE = os.environ.get("SIGNAGE_TEST_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent

@@ -78,6 +78,7 @@ class SimScreen:
             self.revoked = True
 
     def run(self) -> None:
+        pause = 0.2  # doubles while the server is away (to 1 s), as a player's back-off does
         while not self.stopped and not self.revoked:
             try:
                 url = f"{self.base}/player/api/events"
@@ -87,6 +88,7 @@ class SimScreen:
                         self.revoked = True
                         return
                     self.connects += 1
+                    pause = 0.2
                     event = ""
                     for line in r.iter_lines():
                         if self.stopped:
@@ -96,8 +98,8 @@ class SimScreen:
                         elif line.startswith("data:"):
                             self.apply(event, line[5:].strip())
             except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+                pause = min(pause * 2, 1.0)
+            time.sleep(pause)
 
     def wait(self, test, timeout: float = 10) -> bool:
         deadline = time.monotonic() + timeout

@@ -90,10 +90,10 @@ def test_screens_catch_up_after_the_server_restarts(backend, make_server):
     screens = [SimScreen(a.url, pair_and_claim(a.url, headers, f"S{i}", lid)["key"]) for i in range(20)]
     for s in screens:
         assert s.wait(lambda x: arrived(x, v1), 5)
-    a.stop()
+    a.stop(grace=2)  # its screens' streams are open: a short wait, then killed like a crash
     b = make_server()  # another process publishes while the first is down
     v2, _t = publish(b.url, headers, lid)
-    b.stop()
+    b.stop(grace=2)
     a.start()
     for s in screens:
         assert s.wait(lambda x: arrived(x, v2), 15), "a screen was left stale after the restart"

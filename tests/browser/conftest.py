@@ -50,3 +50,16 @@ def browser():
             browser.close()
     finally:
         pw.stop()
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request) -> str:
+    """Pages in the browser run on SQLite: what they show does not depend on the database,
+    and every page's requests are tested on both databases outside the browser. A test
+    that crosses processes or the database's own behaviour asks for both with
+    `@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)`."""
+    if request.param == "postgresql":
+        from conftest import need
+
+        need("PostgreSQL", "127.0.0.1", 5432)
+    return request.param

@@ -132,6 +132,7 @@ def test_drag_to_book_then_a_conflict_offers_suggestions(site):
     assert not errors, errors
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_approval_changes_the_colour_on_another_page_live(site):
     server, settings, context = site
     owner_email = make_user(settings, "room_admin")

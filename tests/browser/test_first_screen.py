@@ -58,6 +58,7 @@ def upload(page, base: str, path) -> str:
     return item.get_attribute("data-media-id")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_first_screen_end_to_end(make_server, browser, tmp_path):
     server = make_server()
     base = server.url

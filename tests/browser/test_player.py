@@ -22,7 +22,7 @@ from playlists.models import Layout, LayoutVersion
 from signage.db import Database
 
 pytestmark = pytest.mark.browser
-OFFLINE_SECONDS = float(os.environ.get("SIGNAGE_TEST_OFFLINE_SECONDS", "20"))
+OFFLINE_SECONDS = float(os.environ.get("SIGNAGE_TEST_OFFLINE_SECONDS", "8"))
 RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 200, 60), (30, 60, 220), (230, 200, 30)
 
 # Counts animation frames where the playlist region shows nothing whole (a black gap),
