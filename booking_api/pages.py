@@ -49,8 +49,16 @@ def from_local_input(raw: str, tz: ZoneInfo, field: str) -> dt.datetime:
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
-ROLES = {"chair": "chair", "主持": "chair", "主持人": "chair", "required": "required", "必选": "required",
-         "必须": "required", "optional": "optional", "可选": "optional"}  # fmt: skip
+ROLES = {  # an attendee's role as typed, in English or Chinese
+    "chair": "chair",
+    "主持": "chair",
+    "主持人": "chair",
+    "required": "required",
+    "必选": "required",
+    "必须": "required",
+    "optional": "optional",
+    "可选": "optional",
+}
 
 
 def attendee_lines(text: str) -> list[dict]:

@@ -507,6 +507,9 @@ def seed_world(client, headers: dict) -> Seed:
             headers=headers,
         )
     )["id"]
+    # checked in: else the room timer releases it as a no-show 10 minutes from now, and an
+    # operation probed after that would see the bookings change under it
+    ok(client.post(f"/api/v1/bookings/{seed.current}/check-in", headers=headers))
     seed.member = api_token(client, "member")
     seed.pending = ok(
         client.post(
