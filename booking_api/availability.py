@@ -97,6 +97,28 @@ def filters_of(params) -> dict:
     return {"floor": (params.get("floor") or "").strip(), "capacity": int(capacity or 0), "equipment": equipment}
 
 
+FILTER_PARAMS = {  # what filters_of reads, as the API documents it
+    "floor": "only this floor",
+    "capacity": "at least this many seats",
+    "equipment": "comma-separated; rooms having all",
+}
+
+
+def where_filters(query, filters: dict):
+    """`query` of rooms narrowed to the floor and least capacity of `filters_of`."""
+    if filters["floor"]:
+        query = query.where(Room.floor == filters["floor"])
+    if filters["capacity"]:
+        query = query.where(Room.capacity >= filters["capacity"])
+    return query
+
+
+def equipped(rooms, filters: dict) -> list:
+    """The rooms having all the equipment `filters` asks for (a JSON list: checked here)."""
+    wanted = set(filters["equipment"])
+    return [r for r in rooms if wanted <= set(r.equipment)]
+
+
 ROOM_COLUMNS = (
     Room.id,
     Room.name,
@@ -116,13 +138,8 @@ Slot = collections.namedtuple("Slot", [c.key for c in BOOKING_COLUMNS])
 
 async def day_of(s, day: dt.date, tz: ZoneInfo, filters: dict) -> tuple[list, dict[int, list]]:
     """The rooms (filtered) and their active bookings of `day`: two queries, plain rows, no ORM objects."""
-    query = select(*ROOM_COLUMNS).order_by(Room.building, Room.floor, Room.name)
-    if filters["floor"]:
-        query = query.where(Room.floor == filters["floor"])
-    if filters["capacity"]:
-        query = query.where(Room.capacity >= filters["capacity"])
-    wanted = set(filters["equipment"])
-    rooms = [r for r in map(RoomRow._make, (await s.execute(query)).all()) if wanted <= set(r.equipment)]
+    query = where_filters(select(*ROOM_COLUMNS).order_by(Room.building, Room.floor, Room.name), filters)
+    rooms = equipped(map(RoomRow._make, (await s.execute(query)).all()), filters)
     start = dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
     end = start + dt.timedelta(days=1)
     by_room: dict[int, list] = {r.id: [] for r in rooms}
@@ -296,12 +313,7 @@ openapi.add(
     "Every room's bookings of a day, and its status now",
     response=DayOut,
     tag="availability",
-    query={
-        "date": "YYYY-MM-DD (site time zone); default today",
-        "floor": "only this floor",
-        "capacity": "at least this many seats",
-        "equipment": "comma-separated; rooms having all",
-    },
+    query={"date": "YYYY-MM-DD (site time zone); default today", **FILTER_PARAMS},
 )
 
 routes = [

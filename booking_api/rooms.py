@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from booking_api.availability import FILTER_PARAMS, equipped, filters_of, where_filters
 from booking_api.models import ACTIVE, Booking, Room, RoomOwner
 from player.models import Screen
 from signage import audit, clock, openapi
@@ -288,18 +289,12 @@ async def api_delete(request: Request) -> Response:
 
 
 async def api_list(request: Request) -> Response:
-    from booking_api.availability import filters_of
-
     filters = filters_of(request.query_params)
-    query = select(Room).order_by(Room.id)
+    query = where_filters(select(Room).order_by(Room.id), filters)
     if building := (request.query_params.get("building") or "").strip():
         query = query.where(Room.building == building)
-    if filters["floor"]:
-        query = query.where(Room.floor == filters["floor"])
-    if filters["capacity"]:
-        query = query.where(Room.capacity >= filters["capacity"])
     async with request.app.state.db.session() as s:
-        rooms = [r for r in (await s.scalars(query)).all() if set(filters["equipment"]) <= set(r.equipment)]
+        rooms = equipped((await s.scalars(query)).all(), filters)
         owners = await owners_of(s, [r.id for r in rooms])
     return JSONResponse([room_json(r, owners.get(r.id, [])) for r in rooms])
 
@@ -319,12 +314,7 @@ openapi.add(
     "List rooms",
     response=list[RoomOut],
     tag="rooms",
-    query={
-        "building": "only this building",
-        "floor": "only this floor",
-        "capacity": "at least this many seats",
-        "equipment": "comma-separated; rooms having all",
-    },
+    query={"building": "only this building", **FILTER_PARAMS},
 )
 openapi.add("get", "/api/v1/rooms/{id}", "A room", response=RoomOut, tag="rooms")
 openapi.add(

@@ -33,10 +33,7 @@ from signage.users import create_or_update
 PG_ADMIN = "postgresql://127.0.0.1:5432/test"
 PG_URL = "postgresql+asyncpg://127.0.0.1:5432/{db}"
 REDIS_URL = os.environ.get("SIGNAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-# Each test run its own Redis channels, so runs side by side never hear each other; with
-# pytest-xdist each worker its own (a worker starts with its controller's environment).
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ["SIGNAGE_REDIS_PREFIX"] = f"signage-test-{uuid.uuid4().hex[:8]}-{os.environ['PYTEST_XDIST_WORKER']}:"
+# Each test run its own Redis channels, so runs side by side never hear each other.
 os.environ.setdefault("SIGNAGE_REDIS_PREFIX", f"signage-test-{uuid.uuid4().hex[:8]}:")
 REQUIRE = os.environ.get("SIGNAGE_TEST_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -342,3 +339,12 @@ def wait_for(check, timeout: float = 30, every: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {check.__name__}")
         time.sleep(every)
+
+
+def sign_in_page(page, base: str, email: str) -> None:
+    """Sign a Playwright page in as `email` (password PASSWORD) through the login form."""
+    page.goto(base + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.locator("form[action='/login'] button[type=submit]").click()

@@ -8,7 +8,7 @@ import datetime as dt
 import httpx
 import pytest
 from bookings_helpers import at, iso
-from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
+from conftest import make_token, make_user, run_sync, server_settings, sign_in_page
 from playwright.sync_api import expect
 
 from signage.users import create_token
@@ -19,11 +19,7 @@ TIMEOUT_MS = 10_000
 
 def sign_in(ctx, base: str, email: str):
     page = ctx.new_page()
-    page.goto(base + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.locator("form[action='/login'] button[type=submit]").click()
+    sign_in_page(page, base, email)
     return page
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import httpx
 import pytest
-from conftest import PASSWORD, make_token, make_user, run_sync, server_settings
+from conftest import make_token, make_user, run_sync, server_settings, sign_in_page
 from playwright.sync_api import expect
 
 from player.models import ScreenGroup
@@ -46,11 +46,7 @@ def test_schedules_and_emergency_pages_follow_changes_made_elsewhere(make_server
     ctx.set_default_timeout(10_000)
     try:
         page = ctx.new_page()
-        page.goto(server.url + "/login")
-        page.fill("input[name=email]", editor_email)
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.locator("form[action='/login'] button[type=submit]").click()
+        sign_in_page(page, server.url, editor_email)
 
         page.goto(server.url + "/schedules")
         page.evaluate("window.__marker = 1")
