@@ -1,14 +1,22 @@
 """Benchmark: bookings created per second under 50 concurrent clients, ours vs a bare
-Starlette endpoint in the same run, on SQLite and PostgreSQL; and the availability
-of a day for 1,000 rooms.
+Starlette endpoint in the same run, on SQLite and PostgreSQL; the availability of a day
+for 1,000 rooms; and how soon a committed booking reaches a live reader of the event log.
 
     .venv/bin/python bench/booking.py [--clients 50] [--seconds 8] [--rounds 4] [--rooms 1000]
                                       [--history-days 100] [--backends sqlite,postgresql]
+                                      [--delivery-seconds 4]
 
 Servers are uvicorn processes (one worker, no access log) on 127.0.0.1, all started first,
 then loaded in alternating rounds (bare, SQLite, PostgreSQL, bare, ...); the clients
 speak raw keep-alive HTTP/1.1 on asyncio streams (httpx's pool would be the bottleneck).
-Every request books a distinct free slot, so each answer is a real 201 with its write.
+Every request books a distinct free slot, so each answer is a real 201 with its write,
+and its `booking.created` event (the event log is always on).
+
+Delivery: a child process holds `GET /api/v1/events` open as a stream (Accept:
+text/event-stream) while the same 50 clients post bookings; for every event it reads,
+the time from the event's `at` (written in the booking's transaction, just before its
+commit) to the moment the client has read it: commit, the dispatcher's "live" consumer,
+the bus and the stream's read of the log. p50, p99 and max over every event.
 PostgreSQL is used when 127.0.0.1:5432 answers (database `bench_booking_<random>`, dropped after).
 """
 
@@ -18,6 +26,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import multiprocessing as mp
 import os
 import socket
 import statistics
@@ -93,6 +102,11 @@ def slot_body(k: int, rooms: list[int]) -> bytes:
 
 async def post(reader, writer, path: str, header: str, body: bytes) -> str:
     """One JSON POST on a keep-alive connection (raw HTTP/1.1); its status, the answer read and dropped."""
+    return (await post_answer(reader, writer, path, header, body))[0]
+
+
+async def post_answer(reader, writer, path: str, header: str, body: bytes) -> tuple[str, bytes]:
+    """One JSON POST on a keep-alive connection (raw HTTP/1.1); its status and its answer."""
     writer.write(
         (
             f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\n{header}\r\n"
@@ -105,12 +119,14 @@ async def post(reader, writer, path: str, header: str, body: bytes) -> str:
     while (line := await reader.readline()) not in (b"\r\n", b""):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length)
 
 
-async def post_load(url: str, token: str, rooms: list[int], clients: int, seconds: float, first: int = 0) -> dict:
-    """`clients` connections POST bookings in a loop for `seconds`; counts 201s and anything else."""
+async def post_load(
+    url: str, token: str, rooms: list[int], clients: int, seconds: float, first: int = 0, answered=None
+) -> dict:
+    """`clients` connections POST bookings in a loop for `seconds`; counts 201s and anything else
+    (and with `answered`, a dict, notes there when each booking's 201 was read: id → time.time())."""
     port = int(url.rsplit(":", 1)[1])
     counter = iter(range(first, 10**9))
     stop_at = time.perf_counter() + seconds
@@ -122,9 +138,13 @@ async def post_load(url: str, token: str, rooms: list[int], clients: int, second
         try:
             while time.perf_counter() < stop_at:
                 body = slot_body(next(counter), rooms)
-                status = await post(reader, writer, "/api/v1/bookings", f"Authorization: Bearer {token}", body)
+                status, answer = await post_answer(
+                    reader, writer, "/api/v1/bookings", f"Authorization: Bearer {token}", body
+                )
                 if status == "201":
                     ok += 1
+                    if answered is not None:
+                        answered[json.loads(answer)["id"]] = time.time()
                 else:
                     other[status] = other.get(status, 0) + 1
         finally:
@@ -134,6 +154,93 @@ async def post_load(url: str, token: str, rooms: list[int], clients: int, second
     await asyncio.gather(*(worker() for _ in range(clients)))
     elapsed = time.perf_counter() - t0
     return {"per_second": ok / elapsed, "created": ok, "other": other}
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of a sorted list."""
+    if not values:
+        return float("nan")
+    return values[max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))]
+
+
+def stream_child(port: int, token: str, after: int, ready, stop, conn) -> None:
+    """Reads `GET /api/v1/events?after=…` as a stream; sends back (read at, event at, booking id) per event."""
+    got: list[tuple[float, float, int]] = []
+    problems: list[str] = []
+
+    async def read() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 20)
+        writer.write(
+            f"GET /api/v1/events?after={after} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        status = await reader.readline()
+        if b" 200 " not in status:
+            problems.append(status.decode(errors="replace").strip())
+            return
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        ready.set()
+        while not stop.is_set():
+            try:
+                line = await asyncio.wait_for(reader.readline(), 0.2)
+            except TimeoutError:
+                continue
+            if not line:
+                problems.append("stream closed by the server")
+                return
+            if line.startswith(b"data:"):
+                now = time.time()
+                event = json.loads(line[5:])
+                got.append((now, dt.datetime.fromisoformat(event["at"]).timestamp(), event["data"].get("id")))
+        writer.close()
+
+    try:
+        asyncio.run(read())
+    finally:
+        conn.send({"got": got, "problems": problems})
+        conn.close()
+
+
+def delivery(target: Target, clients: int, seconds: float) -> dict:
+    """Bookings posted by `clients` for `seconds` while a stream of the event log is read:
+    per event, the time from its `at` (in the committing transaction) to the stream's read."""
+    after = httpx.get(target.url + "/healthz", timeout=10).json()["event_log"]["last_event"]
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    parent, child_conn = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=stream_child, args=(int(target.url.rsplit(":", 1)[1]), target.token, after, ready, stop, child_conn))  # fmt: skip
+    child.start()
+    try:
+        if not ready.wait(30):
+            raise RuntimeError("the event stream did not open")
+        answered: dict[int, float] = {}
+        result = asyncio.run(
+            post_load(target.url, target.token, target.rooms, clients, seconds, first=target.next, answered=answered)
+        )
+        target.next += result["created"] + sum(result["other"].values()) + clients
+        time.sleep(1.0)  # the last commits' events reach the stream
+    finally:
+        stop.set()
+        got = parent.recv() if parent.poll(30) else {"got": [], "problems": ["no answer from the stream reader"]}
+        child.join(10)
+        if child.is_alive():
+            child.terminate()
+    late = sorted((read - at) * 1000 for read, at, _id in got["got"])
+    # the 201 is read after the commit: from it, a lower bound (negative when the stream was first)
+    after_answer = sorted((read - answered[i]) * 1000 for read, _at, i in got["got"] if i in answered)
+    return {
+        "events": len(late),
+        "created": result["created"],
+        "per_second": result["per_second"],
+        "p50_ms": pct(late, 50),
+        "p99_ms": pct(late, 99),
+        "max_ms": late[-1] if late else float("nan"),
+        "answer_p50_ms": pct(after_answer, 50),
+        "answer_p99_ms": pct(after_answer, 99),
+        "problems": got["problems"],
+        "other": result["other"],
+    }
 
 
 def seed_rooms(db_url: str, count: int, history_days: int = 0) -> list[int]:
@@ -322,6 +429,7 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--history-days", type=int, default=100, help="past days of bookings in every room")
+    parser.add_argument("--delivery-seconds", type=float, default=4, help="load while the event stream is read")
     args = parser.parse_args()
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="bench-booking-") as tmp_name:
@@ -342,6 +450,7 @@ def main() -> None:
             for _round in range(args.rounds):
                 for t in targets:
                     t.load(args.clients, args.seconds / args.rounds)
+            delivered = {t.name: delivery(t, args.clients, args.delivery_seconds) for t in targets[1:]}
         finally:
             for t in targets:
                 t.close()
@@ -361,6 +470,16 @@ def main() -> None:
         print(
             f"{'':>10}  availability of {seen} rooms: median {ms:.1f} ms (goal < 50 ms), "
             f"with {args.history_days} past days of bookings in every room"
+        )
+        d = delivered[t.name]
+        print(
+            f"{'':>10}  commit→event stream: p50 {d['p50_ms']:.0f} ms, p99 {d['p99_ms']:.0f} ms, "
+            f"max {d['max_ms']:.0f} ms (201 read→event read: p50 {d['answer_p50_ms']:.0f} ms, "
+            f"p99 {d['answer_p99_ms']:.0f} ms); {d['events']} events read of {d['created']} bookings made"
+        )
+        print(
+            f"{'':>10}  meanwhile {d['per_second']:.0f} bookings/s by {args.clients} clients, "
+            f"other answers {d['other'] or 'none'}{'; stream: ' + str(d['problems']) if d['problems'] else ''}"
         )
 
 

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from booking_api.doors.roomstate import end_absent_meetings, load_status, next_boundary, release_no_shows
 from booking_api.models import Booking, Room
-from booking_api.roomstate import end_absent_meetings, load_status, next_boundary, release_no_shows
 from signage import clock
 from signage.db import Database
 from signage.settings import Settings

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(Path(__file__).resolve().parent))
 from run import free_port  # noqa: E402
 
-PARTS = ["/player", "/static/player.js", "/static/player.css", "/static/widgets.js"]
+PARTS = ["/player", "/static/player/player.js", "/static/player/player.css", "/static/widgets/widgets.js"]
 
 
 def main() -> None:

@@ -12,11 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DDL, JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, and_, event, func, text
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    event,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signage.db import Base, UTCDateTime, utcnow
+from signage.models import IdempotencyKey  # noqa: F401  (its home now; imported from here too)
 
 ACTIVE = ("pending", "confirmed")
 STATUSES = ("pending", "confirmed", "cancelled", "rejected", "no_show")  # no_show: released, kept
@@ -35,12 +50,21 @@ class Room(Base):
     opens_at: Mapped[int] = mapped_column(default=0)  # minutes after local midnight
     closes_at: Mapped[int] = mapped_column(default=24 * 60)
     needs_approval: Mapped[bool] = mapped_column(default=False)
+    private_default: Mapped[bool] = mapped_column(default=False, server_default=false())  # its meetings' default
+    # Who approves: "internal" (its room admins, /approvals) or "external" (an OA, told by the
+    # webhook booking.approval_requested, answering through the API); an external approval not
+    # given within SIGNAGE_APPROVAL_HOURS is decided by `undecided`: "reject" or "approve".
+    approval: Mapped[str] = mapped_column(String(10), default="internal", server_default="internal")
+    undecided: Mapped[str] = mapped_column(String(10), default="reject", server_default="reject")
     buffer_minutes: Mapped[int] = mapped_column(default=0)
     max_minutes: Mapped[int] = mapped_column(default=0)  # 0: no limit
     window_days: Mapped[int] = mapped_column(default=0)  # how far ahead; 0: no limit
     notice_minutes: Mapped[int] = mapped_column(default=0)  # minimum notice
     plan_x: Mapped[float | None] = mapped_column(default=None)  # place on the floor plan, 0..100 %
     plan_y: Mapped[float | None] = mapped_column(default=None)
+    # Out of service (its room admins, booking_api/desk/care.py): no booking in any path while set.
+    out_of_service_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    out_of_service_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -72,6 +96,7 @@ class Booking(Base):
         # (An index by room and start read a room's whole history to find its next booking.)
         Index("ix_bookings_end_at", "end_at"),
         Index("ix_bookings_room_id_blocked_until", "room_id", "blocked_until"),
+        UniqueConstraint("external_source", "external_id", name="uq_bookings_external"),
         # The approvals inbox: the pending ones, by start (partial: no other query is tempted by it).
         Index(
             "ix_bookings_pending_start_at",
@@ -87,6 +112,7 @@ class Booking(Base):
         ForeignKey("booking_series.id", ondelete="SET NULL"), default=None, index=True
     )
     detached: Mapped[bool] = mapped_column(Boolean, default=False)  # changed alone; series edits leave it
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # outsiders see "busy"
     title: Mapped[str] = mapped_column(String(200))
     organizer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -97,6 +123,10 @@ class Booking(Base):
     services: Mapped[list] = mapped_column(JSON, default=list)
     reason: Mapped[str] = mapped_column(Text, default="")  # why rejected or cancelled
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    # The booking's id in the OA that made it (`external_source`: which OA, or importer), unique
+    # per source: the OA sending it again changes it instead of booking it twice.
+    external_source: Mapped[str | None] = mapped_column(String(60), default=None)
+    external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -142,6 +172,9 @@ def booking_json(b, attendees=None) -> dict:
         "notes": b.notes,
         "services": list(b.services),
         "detached": b.detached,
+        "private": bool(b.private),
+        "external_source": getattr(b, "external_source", None),
+        "external_id": getattr(b, "external_id", None),
         "attendees": [
             {"name": a.name, "email": a.email, "phone": a.phone, "role": a.role, "user_id": a.user_id}
             for a in attendees or []
@@ -159,21 +192,6 @@ class Attendee(Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
     role: Mapped[str] = mapped_column(String(20), default="required")  # chair, required, optional
-
-
-class IdempotencyKey(Base):
-    """The answer given to a POST with an `Idempotency-Key`, replayed on retries."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
-    status: Mapped[int] = mapped_column(default=201)
-    response: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class FloorPlan(Base):
@@ -200,6 +218,7 @@ class DoorSettings(Base):
     release_no_shows: Mapped[bool] = mapped_column(default=True)
     sensor_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     sensor_absent_minutes: Mapped[int] = mapped_column(default=0)  # 0: absence never ends a meeting
+    terminal_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)  # face/badge
     present: Mapped[bool | None] = mapped_column(default=None)  # last sensor report
     present_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
@@ -222,6 +241,18 @@ class Reply(Base):
 
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    answer: Mapped[str] = mapped_column(String(10))  # accepted, declined
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GuestReply(Base):
+    """The answer of an invited guest who is not a user (an attendee with an email only),
+    given through the signed link of their invitation (`signage/notify/answers.py`)."""
+
+    __tablename__ = "invitation_guest_replies"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)  # lower case
     answer: Mapped[str] = mapped_column(String(10))  # accepted, declined
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,19 +1,16 @@
-"""Every route of the booking system, mounted by `signage.app.all_routes`."""
+"""Every route of the booking system, by capability, mounted by `signage.app.all_routes`."""
 
-from booking_api import (
-    approvals,
-    availability,
-    bookings,
-    checkin,
-    doorlayouts,
-    doors,
-    floorplans,
-    ical,
-    mine,
-    pages,
-    rooms,
-    sensors,
-)
+from booking_api.bookings import approvals, bookings, pages
+from booking_api.desk import board, callin, care, tasks
+from booking_api.desk import doors as desk_doors
+from booking_api.doors import checkin, doors, layouts, live, sensors
+from booking_api.integrations import access, terminals
+from booking_api.integrations import admin as imports
+from booking_api.meetings import materials
+from booking_api.meetings import page as meeting_page
+from booking_api.mine import bookings as my_bookings
+from booking_api.mine import ical, phone
+from booking_api.rooms import availability, floorplans, rooms
 
 routes = [
     *rooms.routes,
@@ -21,11 +18,23 @@ routes = [
     *availability.routes,
     *approvals.routes,
     *floorplans.routes,
+    *my_bookings.routes,
     *pages.routes,
+    *materials.routes,
+    *meeting_page.routes,
     *checkin.routes,
+    *live.routes,
     *doors.routes,
-    *doorlayouts.routes,
-    *mine.routes,
+    *layouts.routes,
+    *phone.routes,
     *ical.routes,
     *sensors.routes,
+    *imports.routes,
+    *access.routes,
+    *terminals.routes,
+    *tasks.routes,
+    *care.routes,
+    *board.routes,
+    *callin.routes,
+    *desk_doors.routes,
 ]

@@ -2,7 +2,8 @@
 
     POST   /api/v1/media            multipart, field "files" (one or more) [, "folder"]
                                     → 201 {"items": [{"id", "status", ...}]}
-    GET    /api/v1/media            ?q= &kind=image|video &folder=  → {"items": [...]}
+    GET    /api/v1/media            ?q= &kind=image|video &folder= &limit= &cursor=  → {"items": [...]}
+                                    newest first; the next page in the Link header
     GET    /api/v1/media/{id}       status, metadata, variant URLs, where used
     DELETE /api/v1/media/{id}       → 204; 409 while a published layout uses it (?confirm=yes removes it there)
 
@@ -22,10 +23,11 @@ from media import uploads, usage
 from media.library import filtered, get_item, progress_of, remove, store_and_audit
 from media.models import Media
 from signage import audit, openapi
+from signage.api import PAGING, Keyset, refuse_unknown
 from signage.auth import route
 from signage.errors import AppError, Conflict, Invalid
 from signage.i18n import gettext as _
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created
 
 EDITORS = ("editor",)
 
@@ -67,23 +69,29 @@ async def api_upload(request: Request) -> Response:
     stored, refused, first_error = [], [], None
     for f in files:
         try:
-            item, created = await store_and_audit(request, f, folder)
-            stored.append(item_json(item, file=f.filename, duplicate=not created))
+            item, new = await store_and_audit(request, f, folder)
+            stored.append(item_json(item, file=f.filename, duplicate=not new))
         except AppError as exc:
             first_error = first_error or exc
             refused.append({"file": f.filename, "error": exc.code, "message": exc.message})
     if first_error:
         message = first_error.message if len(files) == 1 else f"{refused[0]['file']}: {first_error.message}"
         raise type(first_error)(message, {"refused": refused, "items": stored})
-    return JSONResponse({"items": stored}, status_code=201)
+    return created({"items": stored}, f"/api/v1/media/{stored[0]['id']}")  # several files: the first
+
+
+PAGES = Keyset("media", Media.id, Media.created_at, newest_first=True)
+FILTERS = {"q": "search in names", "kind": "image or video", "folder": "a folder"}
 
 
 async def api_list(request: Request) -> Response:
+    """Newest first, a page at a time (`limit`, `cursor`; the next page in the `Link` header)."""
+    refuse_unknown(request, {*FILTERS, *PAGING})
     query, _f = filtered(request.query_params)
     async with request.app.state.db.session() as s:
-        items = (await s.scalars(query)).all()
+        items, headers = PAGES.page(request, (await s.scalars(PAGES.query(request, query))).all())
         progress = await progress_of(s, [m.id for m in items if m.status == "processing"])
-    return JSONResponse({"items": [item_json(m, progress.get(m.id)) for m in items]})
+    return JSONResponse({"items": [item_json(m, progress.get(m.id)) for m in items]}, headers=headers)
 
 
 async def api_item(request: Request) -> Response:
@@ -173,7 +181,7 @@ openapi.add(
     "List media",
     response=MediaList,
     tag="media",
-    query={"q": "search in names", "kind": "image or video", "folder": "a folder"},
+    query={**FILTERS, **PAGING},
 )
 openapi.add("get", "/api/v1/media/folders", "List folders", response=Folders, tag="media")
 openapi.add(

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from media import images, videos
 from media.models import Media, MediaJob
-from signage import i18n
+from signage import i18n, topics
 from signage.db import utcnow
 from signage.errors import Invalid
 
@@ -38,7 +38,6 @@ POLL = 2.0
 HEARTBEAT = 5.0
 STALE_AFTER = 30.0
 MAX_ATTEMPTS = 3
-CHANNEL = "media"
 
 
 def dead_here(worker: str) -> bool:
@@ -184,7 +183,7 @@ class Worker:
 
             async def progress(percent: int) -> None:
                 await self.beat(job_id, percent)
-                await self.bus.notify(CHANNEL, {"type": "progress", "id": media.id, "progress": percent})
+                await self.bus.notify_many(topics.media_changed("progress", media.id, progress=percent))
 
             await videos.make_playable(src, tmp, info, how, progress)
             tmp.replace(folder / play)
@@ -204,5 +203,5 @@ class Worker:
             if result:
                 job.progress = 100
                 media.play_file, media.poster_file = result["play_file"], result["poster_file"]
-        event = {"type": "failed", "id": media_id, "error": error} if error else {"type": "ready", "id": media_id}
-        await self.bus.notify(CHANNEL, event)
+        extra = {"error": error} if error else {}
+        await self.bus.notify_many(topics.media_changed("failed" if error else "ready", media_id, **extra))

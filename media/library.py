@@ -4,28 +4,26 @@ a detail page with metadata and "where used"; rename, move, delete; live progres
 Uploads from the page go one request per file to `POST /api/v1/media` (with a
 progress bar each, `media/static/media.js`); this form route is the fallback
 without JavaScript. Background progress of videos arrives over SSE
-(`GET /media/events`, the `media` channel).
+(`GET /events/media`, the `media` channel).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 
 from sqlalchemy import Select, false, select
-from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from media import uploads, usage
-from media.jobs import CHANNEL
 from media.models import Media, MediaJob
 from playlists.publishing import affected_screens, notify
-from signage import audit
+from signage import audit, topics
 from signage.auth import route
 from signage.errors import AppError, Conflict, Invalid, NotFound
 from signage.i18n import gettext as _
+from signage.responses import is_htmx
 from signage.templating import render
 
 EDITORS = ("editor",)
@@ -34,6 +32,7 @@ PAGE_SIZE = 200
 
 
 def filtered(params) -> tuple[Select, dict]:
+    """The media `params` ask for (q, kind, folder), in no order yet, and those filters."""
     f = {k: (params.get(k) or "").strip() for k in ("q", "kind", "folder")}
     query = select(Media)
     if len(f["q"]) > 255 or len(f["folder"]) > 100:  # longer than any name or folder (and than SQLite's LIKE takes)
@@ -44,7 +43,7 @@ def filtered(params) -> tuple[Select, dict]:
         query = query.where(Media.kind == f["kind"])
     if f["folder"]:
         query = query.where(Media.folder == f["folder"])
-    return query.order_by(Media.created_at.desc(), Media.id.desc()).limit(PAGE_SIZE), f
+    return query, f
 
 
 async def progress_of(s, media_ids: list[int]) -> dict[int, int]:
@@ -60,6 +59,7 @@ async def progress_of(s, media_ids: list[int]) -> dict[int, int]:
 
 async def library_context(request: Request, **extra) -> dict:
     query, f = filtered(request.query_params)
+    query = query.order_by(Media.created_at.desc(), Media.id.desc()).limit(PAGE_SIZE)
     async with request.app.state.db.session() as s:
         items = (await s.scalars(query)).all()
         folders = (
@@ -72,7 +72,7 @@ async def library_context(request: Request, **extra) -> dict:
 
 async def media_page(request: Request) -> Response:
     ctx = await library_context(request)
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         return render(request, "media/library.html", ctx, block="grid")
     return render(request, "media/library.html", ctx)
 
@@ -110,7 +110,7 @@ async def store_and_audit(request: Request, f: UploadFile, folder: str) -> tuple
     if created:
         if item.kind == "video":
             request.app.state.media_worker.wake()
-        await request.app.state.bus.notify(CHANNEL, {"type": "added", "id": item.id})
+        await request.app.state.bus.notify_many(topics.media_changed("added", item.id))
     return item, created
 
 
@@ -127,7 +127,7 @@ async def detail_page(request: Request, status_code: int = 200, error: str = "")
         uses = await usage.where_used(s, item.id)
         job = await s.scalar(select(MediaJob).where(MediaJob.media_id == item.id).order_by(MediaJob.id.desc()))
     ctx = {"item": item, "uses": uses, "job": job, "error": error}
-    if request.headers.get("HX-Request") and request.method == "GET":
+    if is_htmx(request) and request.method == "GET":
         return render(request, "media/detail.html", ctx, block="detail")
     return render(request, "media/detail.html", ctx, status_code=status_code)
 
@@ -147,7 +147,7 @@ async def rename(request: Request) -> Response:
         await audit.record(request, "media.rename", f"media:{media_id}", result="failure", reason=exc.message)
         return await detail_page(request, status_code=400, error=exc.message)
     await audit.record(request, "media.rename", f"media:{media_id}", reason=name)
-    await request.app.state.bus.notify(CHANNEL, {"type": "changed", "id": media_id})
+    await request.app.state.bus.notify_many(topics.media_changed("changed", media_id))
     return RedirectResponse(f"/media/{media_id}", status_code=303)
 
 
@@ -170,8 +170,8 @@ async def remove(request: Request, media_id: int, confirm: bool) -> None:
     for name in files:
         with contextlib.suppress(OSError):
             (folder / name).unlink()
-    await notify(request, screens, {"type": "layout", "media_deleted": media_id})
-    await request.app.state.bus.notify(CHANNEL, {"type": "deleted", "id": media_id})
+    await notify(request, screens, media_deleted=media_id)
+    await request.app.state.bus.notify_many(topics.media_changed("deleted", media_id))
 
 
 async def delete(request: Request) -> Response:
@@ -186,25 +186,9 @@ async def delete(request: Request) -> Response:
     return RedirectResponse("/media", status_code=303)
 
 
-async def events(request: Request) -> Response:
-    """The library's live feed: progress, ready, failed, added, changed, deleted."""
-    if "text/event-stream" not in request.headers.get("accept", ""):
-        raise Invalid(_("This address is an event stream: open it with EventSource."))
-    bus = request.app.state.bus
-
-    async def stream():
-        async with bus.subscribe(CHANNEL) as sub:
-            yield {"event": "hello", "data": "{}"}
-            async for _channel, data in sub:
-                yield {"event": data.get("type", "changed"), "data": json.dumps(data)}
-
-    return EventSourceResponse(stream(), ping=15, send_timeout=30, headers={"X-Accel-Buffering": "no"})
-
-
 routes = [
     route("/media", media_page, allow=EDITORS),
     route("/media", upload, methods=["POST"], allow=EDITORS),
-    route("/media/events", events, allow=EDITORS),
     route("/media/{id:id}", detail_page, allow=EDITORS),
     route("/media/{id:id}/rename", rename, methods=["POST"], allow=EDITORS),
     route("/media/{id:id}/delete", delete, methods=["POST"], allow=EDITORS),

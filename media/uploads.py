@@ -87,10 +87,13 @@ async def store(request: Request, upload: UploadFile, folder: str = "") -> tuple
         target_dir = settings.media_dir / sha[:2]
         target_dir.mkdir(parents=True, exist_ok=True)
         if checks.sniff(head) == "image":
-            info = await run_in_threadpool(images.inspect, tmp)
-            written.append(target_dir / f"{sha}.thumb.webp")
-            variants = await run_in_threadpool(images.derive, tmp, target_dir, sha)
-            written += [target_dir / v["file"] for v in variants]
+            written += [
+                target_dir / f"{sha}.thumb.webp",
+                *(target_dir / f"{sha}.w{w}.webp" for w in images.VARIANT_WIDTHS),
+            ]
+            info, variants = await request.app.state.decoder.run(
+                images.process, tmp, target_dir, sha, settings.max_image_pixels
+            )
             item.kind, item.ext, item.mime, item.variants = "image", info.ext, info.mime, variants
             item.width, item.height, item.status = info.width, info.height, "ready"
         else:

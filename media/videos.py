@@ -14,6 +14,7 @@ transcoded. Progress comes from ffmpeg's `-progress pipe:1` output.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -140,6 +141,20 @@ def command(src: Path, dst: Path, how: str) -> list[str]:
 Progress = Callable[[int], Awaitable[None]]
 
 
+async def _reap(proc, *streams, readers: tuple = ()) -> None:
+    """Kill ffmpeg and read its pipes to their end, so that they close while the loop runs (left
+    open, the garbage collector closes them after the loop is gone: "unclosed transport")."""
+    if proc.returncode is None:
+        proc.kill()
+    for stream in streams:
+        with contextlib.suppress(Exception):
+            await stream.read()
+    for task in readers:
+        with contextlib.suppress(Exception):
+            await task
+    await proc.wait()
+
+
 async def make_playable(src: Path, dst: Path, info: VideoInfo, how: str, on_progress: Progress) -> None:
     """Run ffmpeg; call `on_progress(percent)` as it goes. Raises RuntimeError with ffmpeg's reason."""
     proc = await asyncio.create_subprocess_exec(
@@ -156,10 +171,8 @@ async def make_playable(src: Path, dst: Path, info: VideoInfo, how: str, on_prog
                     last = percent
                     await on_progress(percent)
         code = await proc.wait()
-    except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    except BaseException:  # cancelled (the server stops): no ffmpeg, no open pipe left behind
+        await _reap(proc, proc.stdout, readers=(errors,))
         raise
     if code != 0:
         dst.unlink(missing_ok=True)
@@ -180,6 +193,10 @@ async def poster(src: Path, dst: Path, info: VideoInfo) -> None:
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
-    _out, err = await proc.communicate()
+    try:
+        _out, err = await proc.communicate()
+    except BaseException:
+        await _reap(proc, proc.stderr)
+        raise
     if proc.returncode != 0 or not dst.exists():
         raise RuntimeError(err.decode(errors="replace").strip() or "no poster frame")

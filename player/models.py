@@ -21,6 +21,9 @@ class ScreenGroup(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+PAIRING_EXPIRES = dt.timedelta(hours=24)  # an unclaimed code (and its screen) is then deleted
+
+
 class Screen(Base):
     __tablename__ = "screens"
 

@@ -15,26 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
-import time
 from pathlib import Path
 
 import segno
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from player.models import Play, Screen
-from player.stream import SLOW, LayoutCache, ScreenStream, frame
-from playlists import playing
-from playlists.layouts import render_content
-from playlists.models import LayoutVersion
+from player.models import PAIRING_EXPIRES, Play, Screen
+from player.rendered import renderings
+from player.stream import ScreenSession, ScreenStream
 from playlists.playing import screen_layout, screen_layouts
 from signage.api import json_body, parse
-from signage.auth import PUBLIC, SCREEN, BatchLoader, hash_token, route
+from signage.auth import PUBLIC, SCREEN, hash_token, route
+from signage.batching import BatchLoader
 from signage.db import utcnow
-from signage.errors import Invalid
+from signage.errors import Invalid, TooMany
 from signage.i18n import gettext as _
 from signage.responses import JSONResponse
 from signage.templating import render
@@ -43,26 +41,38 @@ HEARTBEAT_SECONDS = 60  # the player's heartbeat; a screen is online while seen 
 STATIC = Path(__file__).parent / "static"
 
 
-def layouts(app) -> LayoutCache:
-    """The app's cache of rendered layout versions (one per app, made on first use)."""
-    cache = getattr(app.state, "player_layouts", None)
-    if cache is None:
-        cache = app.state.player_layouts = LayoutCache()
-    return cache
-
-
 async def player_page(request: Request) -> Response:
     return render(request, "player/player.html")
 
 
+PENDING_PER_ADDRESS = 20  # unclaimed pairing codes one address may hold at once
+
+
 async def pair(request: Request) -> Response:
-    """A new screen: its key (kept by the player) and a pairing code to claim it with."""
+    """A new screen: its key (kept by the player) and a pairing code to claim it with.
+
+    Codes not claimed within `PAIRING_EXPIRES` are deleted here (their players are
+    told "not known" and ask for a new code); an address holding `PENDING_PER_ADDRESS`
+    unclaimed codes is refused with 429 until one is claimed or expires."""
+    address = client_address(request)
+    async with request.app.state.db.begin() as s:
+        await s.execute(
+            delete(Screen).where(Screen.claimed_at.is_(None), Screen.created_at < utcnow() - PAIRING_EXPIRES)
+        )
+        pending = await s.scalar(
+            select(func.count()).select_from(Screen).where(Screen.claimed_at.is_(None), Screen.address == address)
+        )
+    if pending >= PENDING_PER_ADDRESS:
+        raise TooMany(
+            _("Too many screens at this address are waiting to be paired. Claim them first, or try again later."),
+            headers={"Retry-After": "60"},
+        )
     key = secrets.token_urlsafe(32)
     for _attempt in range(10):
         code = f"{secrets.randbelow(10**6):06d}"
         try:
             async with request.app.state.db.begin() as s:
-                s.add(Screen(key_hash=hash_token(key), pairing_code=code, address=client_address(request)))
+                s.add(Screen(key_hash=hash_token(key), pairing_code=code, address=address))
             return JSONResponse({"key": key, "code": code}, status_code=201)
         except IntegrityError:
             continue
@@ -71,23 +81,6 @@ async def pair(request: Request) -> Response:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
-
-
-async def rendered_layout(request: Request, layout_id: int, version: int) -> dict | None:
-    """`L` of the contract for one published version, rendered once per process (see `player.stream`)."""
-    db = request.app.state.db
-
-    async def make() -> dict | None:
-        async with db.session() as s:
-            row = await s.scalar(
-                select(LayoutVersion).where(LayoutVersion.layout_id == layout_id, LayoutVersion.version == version)
-            )
-        if row is None:
-            return None
-        content = await render_content(db, row.content)
-        return {"id": row.layout_id, "version": row.version, "emergency": False, **content}
-
-    return await layouts(request.app).get((layout_id, version), make)
 
 
 def state_of(screen: Screen, layout: dict | None = None, next_check: float | None = None) -> dict:
@@ -103,7 +96,7 @@ async def screen_state(request: Request, screen: Screen) -> dict:
     if not screen.claimed:
         return state_of(screen)
     app = request.app
-    return state_of(screen, *await screen_layout(app.state.db, screen, render=lambda v: shared_render(app, v)))
+    return state_of(screen, *await screen_layout(app.state.db, screen, render=renderings(app).content))
 
 
 def screen_states(app) -> BatchLoader:
@@ -118,38 +111,13 @@ def screen_states(app) -> BatchLoader:
             async with app.state.db.session() as s:
                 found = (await s.scalars(select(Screen).where(Screen.id.in_(ids)))).all()
             claimed = [sc for sc in found if sc.claimed]
-            layouts_ = await screen_layouts(app.state.db, claimed, render=lambda v: shared_render(app, v))
+            layouts_ = await screen_layouts(app.state.db, claimed, render=renderings(app).content)
             states = {sc.id: state_of(sc) for sc in found if not sc.claimed}
             states.update({sc.id: state_of(sc, *answer) for sc, answer in zip(claimed, layouts_, strict=True)})
             return states
 
         loader = app.state.screen_states = BatchLoader(fetch)
     return loader
-
-
-async def shared_render(app, version) -> tuple[dict, float | None]:
-    """A published version rendered once for every screen of the process (a reconnect
-    storm of 10,000 screens renders it once, not 10,000 times). A rendering is reused
-    for at most the cache's 30 s, and never past the moment one of its items starts or
-    stops being valid."""
-    key = ("content", version.layout_id, version.version)
-    cache = layouts(app)
-
-    async def make() -> tuple[dict, float | None]:
-        content, change = await playing.render_content(app.state.db, version.content)
-        return content, None if change is None else time.monotonic() + change
-
-    content, change_at = await cache.get(key, make)
-    if change_at is not None and change_at <= time.monotonic():
-        cache.items.pop(key, None)
-        content, change_at = await cache.get(key, make)
-    return content, None if change_at is None else max(change_at - time.monotonic(), 0.0)
-
-
-def shows(state: dict) -> str:
-    """What a state puts on the screen, as the player says it with `?have=`: "<layout>:<version>"."""
-    layout = state.get("layout")
-    return f"{layout['id']}:{layout['version']}" if layout else ""
 
 
 async def state(request: Request) -> Response:
@@ -225,65 +193,10 @@ async def plays(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """The screen's live stream; `?have=<layout>:<version>` is what it shows now (see `player.stream`)."""
     screen_id, request.state.screen = request.state.screen.id, None  # held for hours: keep the stream small
-    showing = {"have": request.query_params.get("have", "")[:60]}
-
-    states = screen_states(request.app)
-
-    async def full() -> bytes:
-        current = await states.load(screen_id)
-        if current is None:
-            return frame("revoked", "{}")
-        showing["have"] = shows(current)
-        return frame("state", current)
-
-    async def answer(data: dict) -> bytes | None:
-        layout = data.get("layout_id")
-        if data.get("type") == "layout" and showing["have"].split(":")[0] == str(layout):
-            key = f"{layout}:{data.get('version')}"
-            if key == showing["have"]:
-                return None
-            body = await layout_frame(request, int(layout), int(data.get("version", 0)))
-            if body is not None:
-                showing["have"] = key
-                return body
-        return await full()
-
-    cache = layouts(request.app)
-
-    def quick(data: dict):
-        """A publish of the layout this screen shows, when its frame is encoded already."""
-        if data.get("type") != "layout":
-            return SLOW
-        layout, version = data.get("layout_id"), data.get("version")
-        if showing["have"].split(":")[0] != str(layout):
-            return SLOW
-        key = f"{layout}:{version}"
-        if key == showing["have"]:
-            return None
-        body = cache.ready(("frame", layout, version)) if isinstance(layout, int) and isinstance(version, int) else None
-        if body is None:
-            return SLOW
-        showing["have"] = key
-        return body
-
-    async def first() -> bytes:  # read once subscribed: a change since is not missed
-        current = await states.load(screen_id)
-        if current is None:
-            return frame("revoked", "{}")
-        have, showing["have"] = showing["have"], shows(current)
-        return b"" if have and showing["have"] == have else frame("state", current)
-
-    return StreamResponse(ScreenStream(request.app.state.bus, screen_id, first, answer, quick))
-
-
-async def layout_frame(request: Request, layout_id: int, version: int) -> bytes | None:
-    """The `layout` event of one version, encoded once per process for every screen."""
-
-    async def make() -> bytes | None:
-        rendered = await rendered_layout(request, layout_id, version)
-        return None if rendered is None else frame("layout", rendered)
-
-    return await layouts(request.app).get(("frame", layout_id, version), make)
+    have = request.query_params.get("have", "")[:60]
+    app = request.app
+    session = ScreenSession(screen_id, have, screen_states(app), renderings(app))
+    return StreamResponse(ScreenStream(app.state.bus, session))
 
 
 class StreamResponse(Response):

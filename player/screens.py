@@ -1,7 +1,7 @@
 """The screen fleet for people and for IT automation: claim, edit, group, unpair,
 reload and identify screens; see which screen is online and which update it holds.
 
-The page is live: it listens on `/screens/events` (the "screens" channel: heartbeats,
+The page is live: it listens on `/events/screens` (the "screens" channel: heartbeats,
 acks, claims, edits) and reloads its table; online/offline also changes with time
 alone, so the table refreshes itself every half minute too.
 """
@@ -12,21 +12,20 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from player.models import KINDS, Screen, ScreenGroup
+from player.models import KINDS, PAIRING_EXPIRES, Screen, ScreenGroup
 from player.routes import HEARTBEAT_SECONDS
 from playlists.models import Layout
-from signage import audit
-from signage.api import Id, json_body, parse
+from signage import audit, topics
+from signage.api import PAGING, Id, Keyset, json_body, parse, refuse_unknown
 from signage.auth import route
 from signage.db import utcnow
 from signage.errors import Conflict, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.i18n import lazy
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created, is_htmx
 from signage.templating import render
 
 EDITORS = ("editor",)
@@ -87,23 +86,8 @@ async def fleet(request: Request) -> dict:
 
 async def screens_page(request: Request, status_code: int = 200, error: Invalid | None = None) -> Response:
     ctx = await fleet(request) | {"error": error, "code": request.query_params.get("code", "")[:12]}
-    block = "fleet" if request.headers.get("HX-Request") else None
+    block = "fleet" if is_htmx(request) else None
     return render(request, "player/screens.html", ctx, status_code=status_code, block=block)
-
-
-async def screens_events(request: Request) -> Response:
-    """Tells the screens page that something changed (it reloads its table)."""
-    if "text/event-stream" not in request.headers.get("accept", ""):
-        raise Invalid(_("This address is an event stream; open it with EventSource."))
-    bus = request.app.state.bus
-
-    async def stream():
-        async with bus.subscribe("screens") as sub:
-            yield {"event": "hello", "data": "{}"}
-            async for _channel, _data in sub:
-                yield {"event": "changed", "data": "{}"}
-
-    return EventSourceResponse(stream(), ping=15, send_timeout=30, headers={"X-Accel-Buffering": "no"})
 
 
 async def claim_screen(request: Request, code: str, name: str, layout_raw) -> Screen:
@@ -111,13 +95,20 @@ async def claim_screen(request: Request, code: str, name: str, layout_raw) -> Sc
     if not name or len(name) > 200:
         raise Invalid(_("Give the screen a name (up to 200 characters)."), {"field": "name"})
     async with request.app.state.db.begin() as s:
-        screen = await s.scalar(select(Screen).where(Screen.pairing_code == code, Screen.claimed_at.is_(None)))
+        screen = await s.scalar(
+            select(Screen).where(
+                Screen.pairing_code == code,
+                Screen.claimed_at.is_(None),
+                Screen.created_at >= utcnow() - PAIRING_EXPIRES,
+            )
+        )
         if screen is None or not code:
             raise Invalid(_("No screen shows this pairing code."), {"field": "code"})
         screen.layout_id = await load_layout_id(s, layout_raw)
         screen.name, screen.claimed_at, screen.pairing_code = name, utcnow(), None
-    await request.app.state.bus.notify(f"screen:{screen.id}", {"type": "claimed"})
-    await request.app.state.bus.notify("screens", {"type": "claimed", "screen_id": screen.id})
+    await request.app.state.bus.notify_many(
+        [*topics.screens_told([screen.id], "claimed"), *topics.screens_changed("claimed", screen_id=screen.id)]
+    )
     await audit.record(request, "screen.claim", f"screen:{screen.id}", reason=name)
     return screen
 
@@ -145,8 +136,9 @@ async def edit(request: Request) -> Response:
     except Invalid as exc:
         await audit.record(request, "screen.edit", f"screen:{screen_id}", result="failure", reason=exc.message)
         return await screens_page(request, status_code=400, error=exc)
-    await request.app.state.bus.notify(f"screen:{screen.id}", {"type": "assigned"})
-    await request.app.state.bus.notify("screens", {"type": "edited", "screen_id": screen.id})
+    await request.app.state.bus.notify_many(
+        [*topics.screens_told([screen.id], "assigned"), *topics.screens_changed("edited", screen_id=screen.id)]
+    )
     await audit.record(request, "screen.edit", f"screen:{screen.id}", reason=f"layout:{screen.layout_id}")
     return RedirectResponse("/screens", status_code=303)
 
@@ -181,8 +173,9 @@ async def unpair_screen(request: Request, screen_id: int) -> None:
             raise NotFound(_("No such screen."))
         name = screen.name
         await s.delete(screen)
-    await request.app.state.bus.notify(f"screen:{screen_id}", {"type": "revoked"})
-    await request.app.state.bus.notify("screens", {"type": "unpaired", "screen_id": screen_id})
+    await request.app.state.bus.notify_many(
+        [*topics.screens_told([screen_id], "revoked"), *topics.screens_changed("unpaired", screen_id=screen_id)]
+    )
     await audit.record(request, "screen.unpair", f"screen:{screen_id}", reason=name)
 
 
@@ -200,11 +193,11 @@ async def command(request: Request) -> Response:
         screen = await s.get(Screen, request.path_params["id"])
     if screen is None or not screen.claimed:
         raise NotFound(_("No such screen."))
-    sent = await request.app.state.bus.notify(f"screen:{screen.id}", {"type": action, "name": screen.name})
+    sent = await request.app.state.bus.notify_many(topics.screens_told([screen.id], action, name=screen.name))
     await audit.record(
         request, f"screen.{action}", f"screen:{screen.id}", result="success" if sent else "failure", reason=screen.name
     )
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         return Response(status_code=204)
     return RedirectResponse("/screens", status_code=303)
 
@@ -224,7 +217,7 @@ async def add_group(request: Request) -> Response:
     except Conflict as exc:
         return await screens_page(request, status_code=409, error=exc)
     await audit.record(request, "screen_group.create", f"screen_group:{group.id}", reason=name)
-    await request.app.state.bus.notify("screens", {"type": "group"})
+    await request.app.state.bus.notify_many(topics.screens_changed("group"))
     return RedirectResponse("/screens", status_code=303)
 
 
@@ -236,7 +229,7 @@ async def delete_group(request: Request) -> Response:
             raise NotFound(_("No such group."))
         await s.execute(delete(ScreenGroup).where(ScreenGroup.id == group_id))
     await audit.record(request, "screen_group.delete", f"screen_group:{group_id}", reason=group.name)
-    await request.app.state.bus.notify("screens", {"type": "group"})
+    await request.app.state.bus.notify_many(topics.screens_changed("group"))
     return RedirectResponse("/screens", status_code=303)
 
 
@@ -260,10 +253,16 @@ def screen_json(screen: Screen, online: bool | None = None) -> dict:
     }
 
 
+PAGES = Keyset("screens", Screen.id)
+
+
 async def api_screens(request: Request) -> Response:
+    """Paired screens by id, a page at a time (`limit`, `cursor`; the next page in the `Link` header)."""
+    refuse_unknown(request, set(PAGING))
+    query = PAGES.query(request, select(Screen).where(Screen.claimed_at.is_not(None)))
     async with request.app.state.db.session() as s:
-        screens = (await s.scalars(select(Screen).where(Screen.claimed_at.is_not(None)).order_by(Screen.id))).all()
-    return JSONResponse([screen_json(x) for x in screens])
+        screens, headers = PAGES.page(request, (await s.scalars(query)).all())
+    return JSONResponse([screen_json(x) for x in screens], headers=headers)
 
 
 class ClaimIn(BaseModel):
@@ -275,7 +274,15 @@ class ClaimIn(BaseModel):
 async def api_claim(request: Request) -> Response:
     body = parse(ClaimIn, await json_body(request))
     screen = await claim_screen(request, body.code, body.name, body.layout_id)
-    return JSONResponse(screen_json(screen), status_code=201)
+    return created(screen_json(screen), f"/api/v1/screens/{screen.id}")
+
+
+async def api_screen(request: Request) -> Response:
+    async with request.app.state.db.session() as s:
+        screen = await s.get(Screen, request.path_params["id"])
+    if screen is None or screen.claimed_at is None:
+        raise NotFound(_("No such screen."))
+    return JSONResponse(screen_json(screen))
 
 
 async def api_unpair(request: Request) -> Response:
@@ -285,7 +292,6 @@ async def api_unpair(request: Request) -> Response:
 
 routes = [
     route("/screens", screens_page, allow=EDITORS),
-    route("/screens/events", screens_events, allow=EDITORS),
     route("/screens/claim", claim, methods=["POST"], allow=EDITORS),
     route("/screens/groups", add_group, methods=["POST"], allow=EDITORS),
     route("/screens/groups/{id:id}/delete", delete_group, methods=["POST"], allow=EDITORS),
@@ -294,5 +300,6 @@ routes = [
     route("/screens/{id:id}/{action}", command, methods=["POST"], allow=EDITORS),
     route("/api/v1/screens", api_screens, allow=EDITORS),
     route("/api/v1/screens/claim", api_claim, methods=["POST"], allow=EDITORS),
+    route("/api/v1/screens/{id:id}", api_screen, allow=EDITORS),
     route("/api/v1/screens/{id:id}", api_unpair, methods=["DELETE"], allow=EDITORS),
 ]

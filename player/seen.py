@@ -14,11 +14,15 @@ batch tells the fleet pages (with the screen ids).
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable
 
 from sqlalchemy import bindparam, update
 
 from player.models import Screen
+from signage import topics
+from signage.batching import Batches
+
+KINDS = {kind: frozenset((kind,)) for kind in ("heartbeat", "ack")}
 
 
 class ScreenReports:
@@ -26,43 +30,20 @@ class ScreenReports:
 
     def __init__(self, db, bus) -> None:
         self.db, self.bus = db, bus
-        self.pending: dict[int, dict] = {}
-        self.kinds: set[str] = set()
-        self.waiters: list[asyncio.Future] = []
-        self.task: asyncio.Task | None = None
+        self.batches = Batches(self._store, merge=_merge, after=self._announce, name="signage-screen-reports")
 
-    async def save(self, screen_id: int, values: dict, kind: str) -> None:
-        self.pending.setdefault(screen_id, {}).update(values)  # a later report of a screen wins
-        self.kinds.add(kind)
-        done = asyncio.get_running_loop().create_future()
-        self.waiters.append(done)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._write(), name="signage-screen-reports")
-        await done
+    def save(self, screen_id: int, values: dict, kind: str) -> Awaitable[None]:
+        """Stored once the batch that takes it is committed (a later report of a screen wins)."""
+        return self.batches.submit(screen_id, (dict(values), KINDS.get(kind) or frozenset((kind,))))
 
-    async def _write(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, {}
-            kinds, self.kinds = self.kinds, set()
-            waiters, self.waiters = self.waiters, []
-            try:
-                await self._store(batch)
-            except Exception as exc:
-                for w in waiters:
-                    if not w.done():
-                        w.set_exception(exc)
-                continue
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
-            data = {"type": "reports", "kinds": sorted(kinds), "screen_ids": sorted(batch)[:1000]}
-            if len(kinds) == 1:
-                data["type"] = next(iter(kinds))
-            await self.bus.notify("screens", data)
+    async def _announce(self, batch: dict[int, tuple[dict, frozenset]]) -> None:
+        kinds = frozenset().union(*(k for _values, k in batch.values()))
+        why = next(iter(kinds)) if len(kinds) == 1 else "reports"
+        await self.bus.notify_many(topics.screens_changed(why, kinds=sorted(kinds), screen_ids=sorted(batch)[:1000]))
 
-    async def _store(self, batch: dict[int, dict]) -> None:
+    async def _store(self, batch: dict[int, tuple[dict, frozenset]]) -> None:
         by_columns: dict[tuple, list[dict]] = {}
-        for screen_id, values in batch.items():
+        for screen_id, (values, _kinds) in batch.items():
             columns = tuple(sorted(values))
             by_columns.setdefault(columns, []).append({"_id": screen_id, **{f"_{k}": v for k, v in values.items()}})
         table = Screen.__table__
@@ -77,5 +58,10 @@ class ScreenReports:
                 await conn.execute(statement, rows)
 
     async def close(self) -> None:
-        if self.task is not None:
-            await asyncio.gather(self.task, return_exceptions=True)
+        await self.batches.close()
+
+
+def _merge(old: tuple[dict, frozenset], new: tuple[dict, frozenset]) -> tuple[dict, frozenset]:
+    """Two reports of one screen waiting for the same batch: the later one's values win."""
+    old[0].update(new[0])
+    return old[0], old[1] | new[1]

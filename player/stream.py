@@ -13,10 +13,14 @@ publish reaches 10,000 screens without 10,000 requests back:
 - on connect the screen says what it shows (`?have=<layout>:<version>`); the
   server answers with its state if that differs (catch-up after any absence);
 - on a publish of the layout a screen shows (`{"type": "layout", "layout_id",
-  "version"}` on `screen:<id>`), the rendered layout is taken from a cache
-  shared by every stream of the process (rendered once per layout version);
+  "version"}` on `screen:<id>`), it gets an `event: layout` frame: the version's one
+  rendering of the process (`player.rendered`), with `next_check` when one of its items
+  starts or stops being valid later (the player looks again then, as it does for a state);
 - on anything else (claimed, assigned, a schedule change, a Redis `resync`)
   the screen's full state is read again.
+
+`ScreenSession` decides what each event becomes for its screen; `ScreenStream` is the ASGI
+response that subscribes, pings and sends.
 
 Other events: `reload`, `identify` (data: the name) and `revoked` (the stream ends).
 
@@ -33,14 +37,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import weakref
-from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
 PING_SECONDS = 15
-CACHE_SECONDS = 30  # widget data inside a rendered layout is at most this old when sent by the fast path
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -48,7 +49,7 @@ HEADERS = [
 ]
 PING = b": ping\n\n"
 STOP = ("", {"type": "_stop"})
-SLOW = object()  # quick(): "ask answer()"
+SLOW = object()  # ScreenSession.quick(): "ask answer()"
 
 _streams: weakref.WeakSet = weakref.WeakSet()
 _pinger: asyncio.Task | None = None
@@ -59,42 +60,7 @@ def frame(event: str, data: dict | str) -> bytes:
     return f"event: {event}\ndata: {text}\n\n".encode()
 
 
-class LayoutCache:
-    """Rendered layouts by (layout id, version), shared by every stream of a process.
-
-    Concurrent askers of one key wait for one rendering.
-    """
-
-    def __init__(self, seconds: float = CACHE_SECONDS, size: int = 64):
-        self.seconds, self.size = seconds, size
-        self.items: dict[tuple, tuple[float, asyncio.Future]] = {}
-
-    def ready(self, key: tuple):
-        """The value of `key` if it is made, fresh and not an error; else None."""
-        hit = self.items.get(key)
-        if hit is None or time.monotonic() - hit[0] >= self.seconds or not hit[1].done():
-            return None
-        return None if hit[1].exception() is not None else hit[1].result()
-
-    async def get(self, key: tuple, make: Callable[[], Awaitable[dict | None]]) -> dict | None:
-        now = time.monotonic()
-        hit = self.items.get(key)
-        if hit is not None and now - hit[0] < self.seconds:
-            if hit[1].done():
-                return hit[1].result()
-            return await asyncio.shield(hit[1])
-        future = asyncio.get_running_loop().create_future()
-        self.items[key] = (now, future)
-        while len(self.items) > self.size:
-            self.items.pop(next(iter(self.items)))
-        try:
-            future.set_result(await make())
-        except Exception as exc:
-            self.items.pop(key, None)
-            future.set_exception(exc)
-            future.exception()  # marks it retrieved; the caller gets the exception below
-            raise
-        return future.result()
+REVOKED = frame("revoked", "{}")
 
 
 async def _ping_all() -> None:
@@ -111,36 +77,92 @@ def _ensure_pinger() -> None:
         _pinger = loop.create_task(_ping_all(), name="signage-screen-pings")
 
 
-class ScreenStream:
-    """An ASGI response. `first()`: the bytes sent after `hello` (read once subscribed, so
-    nothing published meanwhile is missed); `answer(event)`: the bytes an event becomes (an
-    encoded `state` or `layout` frame), or None to send nothing; `quick(event)`, if given,
-    the same without waiting, or SLOW when that needs `answer` (a publish to 10,000
-    screens of a frame encoded already costs no coroutine per screen)."""
+class ScreenSession:
+    """One connected screen: what it shows (`have`, as the player says it with `?have=`:
+    "<layout>:<version>") and what each event on its channel becomes for it.
 
-    def __init__(
-        self,
-        bus,
-        screen_id: int,
-        first: Callable[[], Awaitable[bytes]],
-        answer: Callable[[dict], Awaitable[bytes | None]],
-        quick: Callable[[dict], object] | None = None,
-    ):
-        self.bus, self.screen_id, self.first, self.answer = bus, screen_id, first, answer
-        self.quick = quick
-        self.sub = None
+    `states.load(screen_id)` reads a screen's state (None: it is gone); `renderings` is
+    the process's `player.rendered.Renderings`.
+    """
+
+    __slots__ = ("screen_id", "have", "states", "renderings")
+
+    def __init__(self, screen_id: int, have: str, states, renderings):
+        self.screen_id, self.have, self.states, self.renderings = screen_id, have, states, renderings
+
+    async def first(self) -> bytes:
+        """What follows `hello` (read once subscribed, so a change since is not missed):
+        the state when the screen shows something else than it has, else nothing."""
+        current = await self.states.load(self.screen_id)
+        if current is None:
+            return REVOKED
+        have, self.have = self.have, shows(current)
+        return b"" if have and self.have == have else frame("state", current)
+
+    def quick(self, data: dict):
+        """`answer` without waiting when that needs no reading or rendering (a publish of
+        the layout shown, its rendering at hand); SLOW when it does."""
+        key = self._new_version(data)
+        if key is None:
+            return SLOW
+        if key == self.have:
+            return None
+        rendering = self.renderings.ready(data["layout_id"], data["version"])
+        if rendering is None:
+            return SLOW
+        self.have = key
+        return rendering.frame()
+
+    async def answer(self, data: dict) -> bytes | None:
+        """A publish of the layout shown: its `layout` frame (None: the screen has it);
+        anything else: the screen's state read again."""
+        key = self._new_version(data)
+        if key is not None:
+            if key == self.have:
+                return None
+            rendering = await self.renderings.get(data["layout_id"], data["version"])
+            if rendering is not None:
+                self.have = key
+                return rendering.frame()
+        current = await self.states.load(self.screen_id)
+        if current is None:
+            return REVOKED
+        self.have = shows(current)
+        return frame("state", current)
+
+    def _new_version(self, data: dict) -> str | None:
+        """ "<layout>:<version>" when `data` publishes a version of the layout this screen shows."""
+        layout, version = data.get("layout_id"), data.get("version")
+        if data.get("type") != "layout" or type(layout) is not int or type(version) is not int:
+            return None
+        return f"{layout}:{version}" if self.have.partition(":")[0] == str(layout) else None
+
+
+def shows(state: dict) -> str:
+    """What a state puts on the screen, as the player says it with `?have=`: "<layout>:<version>"."""
+    layout = state.get("layout")
+    return f"{layout['id']}:{layout['version']}" if layout else ""
+
+
+class ScreenStream:
+    """An ASGI response: the stream of one screen, its events made by its `ScreenSession`."""
+
+    __slots__ = ("bus", "session", "sub", "__weakref__")
+
+    def __init__(self, bus, session: ScreenSession):
+        self.bus, self.session, self.sub = bus, session, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with self.bus.subscribe(f"screen:{self.screen_id}") as sub:
+        async with self.bus.subscribe(f"screen:{self.session.screen_id}") as sub:
             self.sub = sub
             _streams.add(self)
             _ensure_pinger()
             watcher = asyncio.get_running_loop().create_task(self._watch(receive))
             try:
                 await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-                hello = b"retry: 2000\n\n" + frame("hello", "{}") + await self.first()
+                hello = b"retry: 2000\n\n" + frame("hello", "{}") + await self.session.first()
                 await send({"type": "http.response.body", "body": hello, "more_body": True})
-                if hello.endswith(frame("revoked", "{}")):
+                if hello.endswith(REVOKED):
                     return
                 await self._loop(send)
             finally:
@@ -155,6 +177,7 @@ class ScreenStream:
         self.sub.put(STOP)
 
     async def _loop(self, send: Send) -> None:
+        session = self.session
         async for _channel, data in self.sub:
             kind = data.get("type")
             if kind == "_stop":
@@ -162,16 +185,16 @@ class ScreenStream:
             if kind == "_ping":
                 body = PING
             elif kind == "revoked":
-                await send({"type": "http.response.body", "body": frame("revoked", "{}"), "more_body": True})
+                await send({"type": "http.response.body", "body": REVOKED, "more_body": True})
                 return
             elif kind == "reload":
                 body = frame("reload", "{}")
             elif kind == "identify":
                 body = frame("identify", {"name": data.get("name", "")})
             else:
-                body = self.quick(data) if self.quick is not None else SLOW
+                body = session.quick(data)
                 if body is SLOW:  # not ready at hand: read or render it
-                    body = await self.answer(data)
+                    body = await session.answer(data)
                 if body is None:
                     continue
             await send({"type": "http.response.body", "body": body, "more_body": True})

@@ -171,11 +171,13 @@ OPENAPI = [
     ("post", "/api/v1/playlists/{id}/publish", "Publish the playlist", None, PlaylistPublishOut),
     ("get", "/api/v1/schedules", "List schedule entries", None, list[ScheduleOut]),
     ("post", "/api/v1/schedules", "Add a schedule entry", ScheduleIn, ScheduleOut),
+    ("get", "/api/v1/schedules/{id}", "One schedule entry", None, ScheduleOut),
     ("put", "/api/v1/schedules/{id}", "Change a schedule entry", ScheduleIn, ScheduleOut),
     ("delete", "/api/v1/schedules/{id}", "Delete a schedule entry", None, None),
     ("get", "/api/v1/screens/{id}/playing", "What a screen plays now, next and over a week", None, NowPlayingOut),
     ("get", "/api/v1/emergency", "Emergency overrides in force", None, list[EmergencyOut]),
     ("post", "/api/v1/emergency", "Put a message or a layout on all screens or a group", EmergencyIn, EmergencyOut),
+    ("get", "/api/v1/emergency/{id}", "One emergency override, in force or cleared", None, EmergencyOut),
     ("post", "/api/v1/emergency/{id}/clear", "Clear an emergency override", None, EmergencyOut),
 ]
 
@@ -197,4 +199,5 @@ for _method, _path, _summary, _body, _answer in OPENAPI:
         response=_answer,
         status=_status(_method, _path, _answer),
         tag="schedules" if "/schedules" in _path or "/emergency" in _path or "/playing" in _path else "layouts",
+        errors=(400, 401, 403, 404, 409) if _path.endswith("/clear") else (400, 401, 403, 404),
     )

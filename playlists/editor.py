@@ -26,7 +26,7 @@ from signage.api import json_body, parse
 from signage.auth import route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created
 from signage.templating import render, render_string
 
 
@@ -96,7 +96,7 @@ async def create_layout(request: Request) -> Response:
         await audit.record(request, "layout.create", "layout:new", result="failure", reason=exc.message)
         raise
     await audit.record(request, "layout.create", f"layout:{layout.id}")
-    return JSONResponse(await layout_json(request, layout, False), status_code=201)
+    return created(await layout_json(request, layout, False), f"/api/v1/layouts/{layout.id}")
 
 
 async def get_draft(request: Request) -> Response:

@@ -12,13 +12,13 @@ from starlette.responses import RedirectResponse, Response
 from player.models import ScreenGroup
 from playlists import api, publishing
 from playlists.models import Emergency, Layout
-from signage import audit
+from signage import audit, topics
 from signage.api import json_body, parse
 from signage.auth import route
 from signage.db import utcnow
 from signage.errors import AppError, Conflict, Invalid, NotFound
 from signage.i18n import gettext as _
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created, is_htmx
 from signage.templating import render
 
 EDITORS = ("editor",)
@@ -60,8 +60,8 @@ async def start(request: Request, body: api.EmergencyIn) -> Emergency:
         raise
     scope = f"group:{body.group_id}" if body.group_id else "all screens"
     await audit.record(request, "emergency.start", f"emergency:{row.id}", reason=f"{scope}: {message[:200]}")
-    await publishing.notify(request, screens, {"type": "layout", "emergency": row.id})
-    await request.app.state.bus.notify("emergency", {"type": "emergency"})  # open emergency pages
+    await publishing.notify(request, screens, emergency=row.id)
+    await request.app.state.bus.notify_many(topics.page_changed("emergency"))  # open emergency pages
     return row
 
 
@@ -81,8 +81,8 @@ async def clear(request: Request, emergency_id: int) -> Emergency:
         )
         raise
     await audit.record(request, "emergency.clear", f"emergency:{emergency_id}")
-    await publishing.notify(request, screens, {"type": "layout", "emergency": emergency_id})
-    await request.app.state.bus.notify("emergency", {"type": "emergency"})
+    await publishing.notify(request, screens, emergency=emergency_id)
+    await request.app.state.bus.notify_many(topics.page_changed("emergency"))
     return row
 
 
@@ -97,7 +97,7 @@ async def page(request: Request, status_code: int = 200, error: AppError | None 
         layouts = (await s.scalars(select(Layout).where(Layout.published_version > 0).order_by(Layout.name))).all()
         groups = {g.id: g for g in (await s.scalars(select(ScreenGroup).order_by(ScreenGroup.name))).all()}
     ctx = {"active": await in_force(request), "layouts": layouts, "groups": groups, "error": error}
-    block = "active" if request.headers.get("HX-Request") else None  # a live refresh (static/live.js)
+    block = "active" if is_htmx(request) else None  # a live refresh (static/live.js)
     return render(request, "emergency/page.html", ctx, status_code=status_code, block=block)
 
 
@@ -126,7 +126,16 @@ async def api_list(request: Request) -> Response:
 
 async def api_start(request: Request) -> Response:
     row = await start(request, parse(api.EmergencyIn, await json_body(request)))
-    return JSONResponse(emergency_json(row), status_code=201)
+    return created(emergency_json(row), f"/api/v1/emergency/{row.id}")
+
+
+async def api_get(request: Request) -> Response:
+    """One override, in force or cleared."""
+    async with request.app.state.db.session() as s:
+        row = await s.get(Emergency, request.path_params["id"])
+    if row is None:
+        raise NotFound(_("No such emergency override."))
+    return JSONResponse(emergency_json(row))
 
 
 async def api_clear(request: Request) -> Response:
@@ -139,5 +148,6 @@ routes = [
     route("/emergency/{id:id}/clear", clear_form, methods=["POST"], allow=EDITORS),
     route("/api/v1/emergency", api_list, allow=EDITORS),
     route("/api/v1/emergency", api_start, methods=["POST"], allow=EDITORS),
+    route("/api/v1/emergency/{id:id}", api_get, allow=EDITORS),
     route("/api/v1/emergency/{id:id}/clear", api_clear, methods=["POST"], allow=EDITORS),
 ]

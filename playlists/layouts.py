@@ -25,7 +25,7 @@ from signage.auth import MAX_ID, route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.i18n import lazy
-from signage.responses import JSONResponse
+from signage.responses import created
 from signage.templating import render
 
 EDITORS = ("editor",)
@@ -274,7 +274,8 @@ async def publish(request: Request) -> Response:
     reason = f"version {version.version}" + (f" (content of version {back_to})" if back_to else "")
     await audit.record(request, action, f"layout:{layout_id}", reason=reason)
     if api:
-        return JSONResponse({"layout_id": layout_id, "version": version.version}, status_code=201)
+        # the layout shows its published version
+        return created({"layout_id": layout_id, "version": version.version}, f"/api/v1/layouts/{layout_id}")
     return RedirectResponse(f"/layouts/{layout_id}", status_code=303)
 
 
@@ -299,12 +300,6 @@ async def preview(request: Request) -> Response:
     content = {"width": layout.width, "height": layout.height, "regions": layout.regions}
     rendered, _change = await playing.render_content(request.app.state.db, content)
     return render(request, "layouts/preview.html", {"layout": layout, "content": rendered})
-
-
-async def render_content(db, content: dict) -> dict:
-    """A version's content rendered for the player (see `playlists.playing.render_content`)."""
-    rendered, _change = await playing.render_content(db, content)
-    return rendered
 
 
 routes = [

@@ -26,7 +26,7 @@ from signage.api import json_body, parse
 from signage.auth import route
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created, is_htmx
 from signage.templating import render
 
 EDITORS = ("editor",)
@@ -148,7 +148,7 @@ async def edit_page(request: Request, status_code: int = 200, error: AppError | 
         "transitions": TRANSITIONS,
         "error": error,
     }
-    if request.headers.get("HX-Request") and status_code == 200:
+    if is_htmx(request) and status_code == 200:
         return render(request, "playlists/edit.html", ctx, block="items")
     return render(request, "playlists/edit.html", ctx, status_code=status_code)
 
@@ -173,7 +173,7 @@ async def form_change(request: Request, change) -> Response:
         await change_items(request, request.path_params["id"], change)
     except Invalid as exc:
         return await edit_page(request, status_code=400, error=exc)
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         return await edit_page(request)
     return RedirectResponse(f"/playlists/{request.path_params['id']}", status_code=303)
 
@@ -274,7 +274,8 @@ async def publish(request: Request) -> Response:
         return await edit_page(request, status_code=exc.status, error=exc)
     await audit.record(request, "playlist.publish", f"playlist:{playlist_id}", reason=f"version {version.version}")
     if is_api:
-        return JSONResponse({"playlist_id": playlist_id, "version": version.version}, status_code=201)
+        # the playlist shows its published version
+        return created({"playlist_id": playlist_id, "version": version.version}, f"/api/v1/playlists/{playlist_id}")
     return RedirectResponse(f"/playlists/{playlist_id}", status_code=303)
 
 
@@ -307,7 +308,9 @@ async def api_save(request: Request) -> Response:
         await audit.record(request, "playlist.save", target, result="failure", reason=exc.message)
         raise
     await audit.record(request, "playlist.save", f"playlist:{playlist.id}")
-    return JSONResponse(playlist_json(playlist), status_code=200 if playlist_id else 201)
+    if playlist_id:
+        return JSONResponse(playlist_json(playlist))
+    return created(playlist_json(playlist), f"/api/v1/playlists/{playlist.id}")
 
 
 routes = [

@@ -16,6 +16,7 @@ import widgets
 from media.models import Media
 from player.models import Screen
 from playlists.models import Emergency, Layout, LayoutVersion, Playlist, PlaylistVersion, Schedule
+from signage import topics
 from signage.errors import Conflict, NotFound
 from signage.i18n import gettext as _
 
@@ -46,9 +47,10 @@ async def screens_of(s, group_id: int | None) -> set[int]:
     return set((await s.scalars(query)).all())
 
 
-async def notify(request, screen_ids: set[int], data: dict) -> None:
-    """One event to many screens: sent in one batch (with Redis, pipelined)."""
-    await request.app.state.bus.notify_many([(f"screen:{screen_id}", data) for screen_id in sorted(screen_ids)])
+async def notify(request, screen_ids: set[int], **why) -> None:
+    """Tells these screens to look at their layout again (`why`: what changed), in one batch
+    (with Redis, pipelined)."""
+    await request.app.state.bus.notify_many(topics.screens_told(screen_ids, "layout", **why))
 
 
 async def check_media(s, items: list[dict]) -> None:
@@ -114,7 +116,7 @@ async def publish_layout(request, layout_id: int, rollback_to: int | None = None
             content = copy.deepcopy(old.content)
         version = await add_version(s, layout, content, request.state.user.id)
         screens = await affected_screens(s, {layout.id})
-    await notify(request, screens, {"type": "layout", "layout_id": layout_id, "version": version.version})
+    await notify(request, screens, layout_id=layout_id, version=version.version)
     return version
 
 
@@ -136,7 +138,7 @@ async def publish_playlist(request, playlist_id: int) -> PlaylistVersion:
         playlist.published_version = version.version
         touched = await refresh_layouts(s, playlist.id, items, request.state.user.id)
         screens = await affected_screens(s, touched)
-    await notify(request, screens, {"type": "layout", "playlist_id": playlist_id})
+    await notify(request, screens, playlist_id=playlist_id)
     return version
 
 

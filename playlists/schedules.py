@@ -17,13 +17,13 @@ from starlette.responses import RedirectResponse, Response
 from player.models import Screen, ScreenGroup
 from playlists import api, playing, publishing, rules
 from playlists.models import Layout, Schedule
-from signage import audit, i18n
+from signage import audit, i18n, topics
 from signage.api import json_body, parse
 from signage.auth import route
 from signage.db import utcnow
 from signage.errors import AppError, Invalid, NotFound
 from signage.i18n import gettext as _
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created, is_htmx
 from signage.templating import render
 from widgets.clock import zones
 
@@ -124,8 +124,8 @@ async def save(request: Request, body: api.ScheduleIn | None, schedule_id: int |
         await audit.record(request, action, target, result="failure", reason=exc.message)
         raise
     await audit.record(request, action, f"schedule:{row.id}")
-    await publishing.notify(request, screens, {"type": "layout", "schedule_id": row.id})
-    await request.app.state.bus.notify("schedules", {"type": "schedule"})  # open schedule pages
+    await publishing.notify(request, screens, schedule_id=row.id)
+    await request.app.state.bus.notify_many(topics.page_changed("schedules"))  # open schedule pages
     return row
 
 
@@ -165,7 +165,7 @@ async def schedules_page(request: Request, status_code: int = 200, error: AppErr
         "site_timezone": i18n.site_timezone.get(),
         "today": i18n.local_time(utcnow()).date().isoformat(),
     }
-    block = "entries" if request.headers.get("HX-Request") else None  # a live refresh (static/live.js)
+    block = "entries" if is_htmx(request) else None  # a live refresh (static/live.js)
     return render(request, "schedules/list.html", ctx, status_code=status_code, block=block)
 
 
@@ -267,7 +267,15 @@ async def api_list(request: Request) -> Response:
 
 async def api_create(request: Request) -> Response:
     row = await save(request, parse(api.ScheduleIn, await json_body(request)), None)
-    return JSONResponse(schedule_json(row), status_code=201)
+    return created(schedule_json(row), f"/api/v1/schedules/{row.id}")
+
+
+async def api_get(request: Request) -> Response:
+    async with request.app.state.db.session() as s:
+        row = await s.get(Schedule, request.path_params["id"])
+    if row is None:
+        raise NotFound(_("No such schedule entry."))
+    return JSONResponse(schedule_json(row))
 
 
 async def api_update(request: Request) -> Response:
@@ -291,6 +299,7 @@ routes = [
     route("/schedules/screens/{id:id}", playing_page, allow=EDITORS),
     route("/api/v1/schedules", api_list, allow=EDITORS),
     route("/api/v1/schedules", api_create, methods=["POST"], allow=EDITORS),
+    route("/api/v1/schedules/{id:id}", api_get, allow=EDITORS),
     route("/api/v1/schedules/{id:id}", api_update, methods=["PUT"], allow=EDITORS),
     route("/api/v1/schedules/{id:id}", api_delete, methods=["DELETE"], allow=EDITORS),
     route("/api/v1/screens/{id:id}/playing", api_playing, allow=EDITORS),

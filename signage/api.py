@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import hashlib
+import operator
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import orjson
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError
+from sqlalchemy import Select, and_, or_
 from starlette.requests import Request
 
 from signage.auth import MAX_ID
-from signage.errors import Invalid
+from signage.errors import Invalid, PreconditionFailed
 from signage.i18n import gettext as _
 
 # A row's id in a body: what the database can hold (`{name:id}` is the same in paths).
@@ -66,10 +72,198 @@ async def json_body(request: Request) -> dict:
     return data
 
 
+def _kinds(spec: dict) -> set:
+    """The JSON types a schema allows (those of its choices and list items too)."""
+    found = {spec.get("type")} | {k for choice in spec.get("anyOf", []) for k in _kinds(choice)}
+    return found | (_kinds(spec["items"]) if isinstance(spec.get("items"), dict) else set())
+
+
+@functools.cache
+def json_kinds(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """The fields of `model` that are numbers (or lists of them) and never booleans, and
+    those that are booleans and never numbers, by its JSON Schema."""
+    numbers, booleans = set(), set()
+    for name, spec in model.model_json_schema().get("properties", {}).items():
+        kinds = _kinds(spec)
+        if kinds & {"integer", "number"} and "boolean" not in kinds:
+            numbers.add(name)
+        elif "boolean" in kinds and not kinds & {"integer", "number"}:
+            booleans.add(name)
+    return frozenset(numbers), frozenset(booleans)
+
+
+def _values(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def parse(model: type[BaseModel], data: Any) -> BaseModel:
-    """`data` checked against `model`; Invalid lists each field's problem."""
+    """`data` checked against `model`; Invalid lists each field's problem. JSON's `true` is
+    no number and `0` no boolean (Python's bool is an int: `{"room_id": true}` booked room 1)."""
+    if isinstance(data, dict):
+        numbers, booleans = json_kinds(model)
+        wrong = [
+            {"field": name, "message": "Input should be a valid number, not a boolean"}
+            for name in numbers
+            if name in data and any(isinstance(v, bool) for v in _values(data[name]))
+        ] + [
+            {"field": name, "message": "Input should be true or false"}
+            for name in booleans
+            if name in data and isinstance(data[name], int | float) and not isinstance(data[name], bool)
+        ]
+        if wrong:
+            raise Invalid(_("Some fields are not valid."), wrong)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         raise Invalid(_("Some fields are not valid."), fields) from None
+
+
+def etag(data: Any) -> str:
+    """A strong ETag of a resource as the API shows it: the same content, the same tag."""
+    return '"' + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20] + '"'
+
+
+def tagged(request: Request, data: Any, status_code: int = 200, headers: dict | None = None):
+    """`data` as JSON with its ETag; 304 when a GET's If-None-Match already holds it."""
+    from starlette.responses import Response
+
+    from signage.responses import JSONResponse
+
+    tag = etag(data)
+    if status_code == 200 and tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": tag})
+    return JSONResponse(data, status_code=status_code, headers={"ETag": tag, **(headers or {})})
+
+
+def if_match(request: Request) -> str | None:
+    """The request's If-Match (None without one): checked with `check_match` inside the
+    change's transaction, so two clients editing one resource never lose an update."""
+    value = request.headers.get("if-match")
+    return value.strip() if value is not None else None
+
+
+def check_match(expected: str | None, current: Any) -> None:
+    if expected is None:
+        return
+    tag = etag(current)
+    if expected != "*" and tag not in [t.strip().removeprefix("W/") for t in expected.split(",")]:
+        raise PreconditionFailed(
+            _("It was changed meanwhile: read it again, then repeat your change."), {"etag": tag}, {"ETag": tag}
+        )
+
+
+LIST_LIMIT, LIST_MAX = 500, 1000
+# The query parameters of every list that pages, as the API documents them.
+PAGING = {
+    "limit": "at most this many (default 500, at most 1,000); the next page is in the Link header",
+    "cursor": 'where the page starts (from the Link header\'s rel="next")',
+}
+
+
+def refuse_unknown(request: Request, known: set[str]) -> None:
+    """A query parameter the operation does not know is a 400 naming it (not silently ignored)."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise Invalid(_("Unknown query parameter: %(name)s.", name=unknown[0][:60]), {"field": unknown[0][:60]})
+
+
+def list_limit(request: Request) -> int:
+    """`limit`: 1 to LIST_MAX, LIST_LIMIT when absent; anything else is Invalid (0 too)."""
+    raw = request.query_params.get("limit", "")
+    if not raw:
+        return LIST_LIMIT
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(LIST_MAX)) and 1 <= int(raw) <= LIST_MAX):
+        raise Invalid(_("limit must be a whole number from 1 to %(high)s.", high=LIST_MAX), {"field": "limit"})
+    return int(raw)
+
+
+def foreign_cursor() -> Invalid:
+    return Invalid(_("cursor is not one this list gave."), {"field": "cursor"})
+
+
+def read_cursor(request: Request) -> list | None:
+    """The position a list goes on from (an opaque `cursor` made by `make_cursor`)."""
+    import base64
+
+    raw = request.query_params.get("cursor", "")
+    if not raw:
+        return None
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(raw.encode("ascii") + b"=="))
+    except (ValueError, orjson.JSONDecodeError, UnicodeEncodeError):
+        value = None
+    if not isinstance(value, list) or not value:
+        raise foreign_cursor()
+    return value
+
+
+def make_cursor(*values) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode("ascii").rstrip("=")
+
+
+def next_link(request: Request, cursor: str) -> dict:
+    """The `Link: <…>; rel="next"` header of a list that goes on."""
+    url = request.url.include_query_params(cursor=cursor)
+    return {"Link": f'<{url.path}?{url.query}>; rel="next"'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Keyset:
+    """A list paged in a stable order: by `time` then `id` (or by `id` alone), oldest
+    first unless `newest_first`. Its cursor names the list and holds the last row's keys,
+    so a page goes on after that row however many rows are added meanwhile:
+
+        PAGES = Keyset("rooms", Room.id)
+        rows = (await s.scalars(PAGES.query(request, select(Room)))).all()
+        rows, headers = PAGES.page(request, rows)   # headers: the Link to the next page, if any
+    """
+
+    name: str
+    id: Any
+    time: Any = None
+    newest_first: bool = False
+
+    def query(self, request: Request, query: Select) -> Select:
+        """`query` in this order, after the request's cursor, one row more than `limit`."""
+        key = (self.time, self.id) if self.time is not None else (self.id,)
+        query = query.order_by(*(k.desc() if self.newest_first else k for k in key))
+        if (after := self.after(request)) is not None:
+            query = query.where(after)
+        return query.limit(list_limit(request) + 1)
+
+    def after(self, request: Request):
+        """The condition for the rows after the request's cursor (None without one)."""
+        cursor = read_cursor(request)
+        if cursor is None:
+            return None
+        if cursor[0] != self.name or len(cursor) != (3 if self.time is not None else 2):
+            raise foreign_cursor()
+        last_id = cursor[-1]
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id <= MAX_ID:
+            raise foreign_cursor()
+        beyond = operator.lt if self.newest_first else operator.gt
+        if self.time is None:
+            return beyond(self.id, last_id)
+        try:
+            last_time = dt.datetime.fromisoformat(cursor[1])
+            if last_time.tzinfo is None:
+                raise ValueError("a time without its offset")
+            last_time = last_time.astimezone(dt.UTC)
+        except (TypeError, ValueError, OverflowError):
+            raise foreign_cursor() from None
+        return or_(beyond(self.time, last_time), and_(self.time == last_time, beyond(self.id, last_id)))
+
+    def page(self, request: Request, rows: Sequence) -> tuple[list, dict]:
+        """The rows of this page and its headers: the Link to the next one when `rows` has more."""
+        limit = list_limit(request)
+        if len(rows) <= limit:
+            return list(rows), {}
+        rows = list(rows[:limit])
+        last = rows[-1]
+        keys = [getattr(last, self.id.key)]
+        if self.time is not None:
+            keys.insert(0, getattr(last, self.time.key).isoformat())
+        return rows, next_link(request, make_cursor(self.name, *keys))

@@ -4,11 +4,11 @@ folder's `routes` mounted; one error handler; sessions, language and body limits
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 
-from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import Session, SessionMiddleware
@@ -17,10 +17,25 @@ from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signage import accounts, audit, errors, health, i18n, live, openapi, people
+import signage.eventlog.api
+from signage import audit, errors, health, i18n, live, openapi, security
 from signage.db import Database
+from signage.eventlog.dispatch import Dispatcher
 from signage.events import EventBus
+from signage.folders import asset_dirs
+from signage.notify import admin as notify_admin
+from signage.notify import answers as notify_answers
+from signage.notify import channels_admin as notify_channels
+from signage.notify import editor as notify_editor
+from signage.notify import inbox as notify_inbox
+from signage.notify import invites
+from signage.notify import preferences as notify_preferences
+from signage.notify.outbox import Outbox
 from signage.settings import Settings, current_settings
+from signage.users import account, accounts, people
+from signage.webhooks import admin as webhooks_admin
+from signage.webhooks import deliveries as webhook_deliveries
+from signage.webhooks import subscriptions as webhook_subscriptions
 
 log = logging.getLogger("signage")
 
@@ -37,11 +52,15 @@ class Front:
     - the signed-cookie session (Starlette's), passed by for machine clients: a request
       with a Bearer token or a screen key (header, or `?key=` on the player's API) and
       no cookie has no session to read or keep (it gets an empty one), so it skips the
-      cookie parsing and the wrapped `send` (a screen stream sends for hours).
+      cookie parsing and the wrapped `send` (a screen stream sends for hours);
+    - the security headers of every other answer (`signage.security`): pages, static
+      files, and API answers to browsers; CORS headers for the allowed origins
+      (SIGNAGE_CORS_ORIGINS), and OPTIONS answered for every path (`Allow`, preflights).
     """
 
     def __init__(self, app: ASGIApp, settings: Settings):
         self.app, self.settings, self.max_bytes = app, settings, settings.max_upload_bytes
+        self.headers = security.security_headers(settings)
         self.sessions = SessionMiddleware(
             app,
             secret_key=settings.secret_key,
@@ -68,6 +87,16 @@ class Front:
                 return await self._refuse(scope, receive, send)
         elif scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             receive = self._limited(receive)
+        if scope["method"] == "OPTIONS":
+            answer = security.options_answer(scope, self.settings, route_path(scope))
+            if answer is not None:
+                status, extra = answer
+                await send({"type": "http.response.start", "status": status, "headers": [*extra, *self.headers]})
+                return await send({"type": "http.response.body", "body": b""})
+        if self.settings.cors_origins and b"origin" in headers:
+            origin = security.cors_origin(self.settings, headers[b"origin"].decode("latin-1"))
+            if origin is not None:
+                send = self._with(send, security.cors_headers(origin))
         if cookie_header is None and (
             b"authorization" in headers
             or b"x-screen-key" in headers
@@ -75,7 +104,17 @@ class Front:
         ):
             scope["session"] = Session()
             return await self.app(scope, receive, send)
-        await self.sessions(scope, receive, send)
+        await self.sessions(scope, receive, self._with(send, self.headers))
+
+    def _with(self, send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":  # a header the answer set itself stays as it is
+                headers = list(message.get("headers", ()))
+                present = {name for name, _value in headers}
+                message["headers"] = headers + [h for h in extra if h[0] not in present]
+            await send(message)
+
+        return with_headers
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -95,11 +134,19 @@ class Front:
         from starlette.requests import Request
 
         response = errors.render_error(Request(scope, receive), 413, "too_large", _too_large(self.max_bytes))
-        await response(scope, receive, send)
+        await response(scope, receive, self._with(send, self.headers))
 
 
 def _too_large(max_bytes: int) -> str:
     return i18n.gettext("The upload is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
+
+
+def route_path(scope: Scope) -> str:
+    """The path the router matches: `path` without the `root_path` it is mounted at."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :]
+    return path
 
 
 class IndexedRouter(Router):
@@ -132,7 +179,7 @@ class IndexedRouter(Router):
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for route in self._index().get(get_route_path(scope), ()):
+            for route in self._index().get(route_path(scope), ()):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.setdefault("router", self)
@@ -158,22 +205,22 @@ def all_routes() -> list:
     import playlists.schedules
     import widgets.preview
 
-    static = StaticFiles(
-        packages=[
-            ("signage", "static"),
-            ("widgets", "static"),
-            ("player", "static"),
-            ("playlists", "static"),
-            ("media", "static"),
-            ("booking_api", "static"),
-        ]
-    )
     return [
         *accounts.routes,
+        *account.routes,
         *health.routes,
         *openapi.routes,
         *audit.routes,
         *people.routes,
+        *notify_admin.routes,
+        *webhook_subscriptions.routes,
+        *webhooks_admin.routes,
+        *notify_answers.routes,
+        *notify_editor.routes,
+        *notify_channels.routes,
+        *notify_preferences.routes,
+        *notify_inbox.routes,
+        *signage.eventlog.api.routes,
         *live.routes,
         *media.library.routes,
         *media.api.routes,
@@ -188,8 +235,20 @@ def all_routes() -> list:
         *player.screens.routes,
         *player.routes.routes,
         *booking_api.routes.routes,
-        Mount("/static", static, name="static"),
+        *(Mount(f"/static/{package}", StaticFiles(directory=folder)) for package, folder in asset_dirs("static")),
     ]
+
+
+STOP_SECONDS = 15.0  # each part's stop, at most: a stop never hangs the server's shutdown
+
+
+async def stopped(name: str, stop) -> None:
+    """Await a part's stop; one that takes longer than STOP_SECONDS is given up (cancelled)
+    with a warning naming it, so that the rest still stops."""
+    try:
+        await asyncio.wait_for(stop(), STOP_SECONDS)
+    except TimeoutError:
+        logging.getLogger("signage.app").warning("stopping: %s did not stop within %s s", name, STOP_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -204,37 +263,66 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
-        from booking_api.roomstate import RoomTimer
-        from booking_api.writer import Writer
+        from booking_api.bookings.approvals import Deadlines
+        from booking_api.bookings.writer import Writer
+        from booking_api.desk import follow as desk_follow
+        from booking_api.desk.escalate import Escalator
+        from booking_api.doors.roomstate import RoomTimer
+        from booking_api.integrations import access
+        from booking_api.integrations.importing import Imports
         from media.jobs import Worker
         from player.seen import ScreenReports
         from signage import clock
 
         clock.reset()  # a shifted clock (SIGNAGE_TEST_CLOCK) never outlives its app
+        from media.decoder import Decoder
+
+        app.state.decoder = Decoder()
         app.state.media_worker = Worker(app.state.db, app.state.bus, settings.media_dir)
         app.state.media_worker.start()
         app.state.booking_writer = Writer(app.state.db, app.state.bus)
         app.state.screen_reports = ScreenReports(app.state.db, app.state.bus)
         app.state.room_timer = RoomTimer(app)
         await app.state.room_timer.start()
+        app.state.dispatcher = Dispatcher(app.state.db, settings.events_retention_days)
+        app.state.dispatcher.follow("live", signage.eventlog.api.publish_live(app.state.bus), writes=False)
+        app.state.outbox = Outbox(app.state.db, settings)
+        app.state.approval_deadlines = Deadlines(app)
+        await app.state.approval_deadlines.start()
+        app.state.imports = Imports(app)
+        await app.state.imports.start()
+        app.state.webhooks = webhook_deliveries.Sender(app.state.db, settings)
+        app.state.dispatcher.follow("webhooks", webhook_deliveries.consumer(app.state.webhooks.wake))
+        app.state.dispatcher.follow("doors", access.consumer(app))
+        app.state.dispatcher.follow("notify", invites.consumer(settings, app.state.outbox.wake, app.state.bus))
+        app.state.dispatcher.follow("desk", desk_follow.consumer(app.state.bus, settings, app.state.outbox.wake))
+        await app.state.dispatcher.start()
+        await app.state.outbox.start()
+        app.state.escalator = Escalator(app)
+        await app.state.escalator.start()
+        await app.state.webhooks.start()
         try:
             yield
         finally:
-            await app.state.room_timer.stop()
-            await app.state.media_worker.stop()
-            await app.state.booking_writer.close()
-            await app.state.screen_reports.close()
-            await app.state.bus.stop()
-            await app.state.db.close()
+            state = app.state
+            for name, stop in (
+                ("escalator", state.escalator.stop),
+                ("dispatcher", state.dispatcher.stop),
+                ("outbox", state.outbox.stop),
+                ("webhooks", state.webhooks.stop),
+                ("approval deadlines", state.approval_deadlines.stop),
+                ("imports", state.imports.stop),
+                ("room timer", state.room_timer.stop),
+                ("media worker", state.media_worker.stop),
+                ("decoder", state.decoder.close),
+                ("booking writer", state.booking_writer.close),
+                ("screen reports", state.screen_reports.close),
+                ("event bus", state.bus.stop),
+                ("database", state.db.close),
+            ):
+                await stopped(name, stop)
 
-    app = Starlette(
-        routes=all_routes(),
-        middleware=[Middleware(Front, settings=settings)],
-        exception_handlers=errors.handlers,
-        lifespan=lifespan,
-    )
-    assert app.router.middleware_stack == app.router.app  # no router-level middleware to keep
-    app.router.__class__ = IndexedRouter
-    app.router.middleware_stack = app.router.app  # Router.__init__ bound Router.app
+    app = Starlette(middleware=[Middleware(Front, settings=settings)], exception_handlers=errors.handlers)
+    app.router = IndexedRouter(routes=all_routes(), lifespan=lifespan)
     app.state.settings = settings
     return app

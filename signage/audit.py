@@ -2,7 +2,8 @@
 
 `await record(request, "layout.publish", f"layout:{id}")` writes one entry in its
 own transaction, so a failure is logged even when the change itself rolled back.
-The admin page filters by user, action, date range, result and role, and exports CSV.
+The admin page filters by user, action, date range, result and role, and exports CSV;
+`GET /api/v1/audit` lists the same entries as JSON, a page at a time.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import datetime as dt
 import io
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, false, select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from signage import i18n
+from signage import i18n, openapi, topics
+from signage.api import PAGING, Keyset, refuse_unknown
 from signage.auth import route
+from signage.errors import Invalid
+from signage.i18n import gettext as _
 from signage.models import AuditEntry, User
+from signage.responses import JSONResponse, is_htmx
 from signage.templating import render
 
 PAGE_SIZE = 100
@@ -57,13 +63,17 @@ async def record(
     async with request.app.state.db.begin() as s:
         s.add(entry(request, action, target, result, reason, user))
     request.state.audited = True
-    await request.app.state.bus.notify("audit", {"type": "audit"})
+    await request.app.state.bus.notify_many(topics.page_changed("audit"))
 
 
 def _day(value: str, end: bool = False) -> dt.datetime | None:
+    """The start of day `value` (YYYY-MM-DD) of the site, or of the day after with `end`;
+    None when it is not a day, or not one of the years 1900 to 9000."""
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
+        return None
+    if not 1900 <= day.year <= 9000:  # 0001-01-01 in UTC+8 is before any time Python holds
         return None
     if end:
         day += dt.timedelta(days=1)
@@ -71,8 +81,11 @@ def _day(value: str, end: bool = False) -> dt.datetime | None:
 
 
 def filtered(params) -> tuple[Select, dict]:
+    """The entries `params` ask for, in no order yet, and those filters."""
     query = select(AuditEntry)
     f = {k: (params.get(k) or "").strip() for k in ("user", "action", "result", "role", "from", "to")}
+    if len(f["user"]) > 254 or len(f["action"]) > 60 or len(f["role"]) > 20:
+        query = query.where(false())  # longer than any stored (and than SQLite's LIKE takes: a 500)
     if f["user"]:
         query = query.where(AuditEntry.user_email.contains(f["user"]))
     if f["action"]:
@@ -86,16 +99,19 @@ def filtered(params) -> tuple[Select, dict]:
         query = query.where(AuditEntry.at >= start)
     if end:
         query = query.where(AuditEntry.at < end)
-    return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), f
+    return query, f
+
+
+NEWEST_FIRST = (AuditEntry.at.desc(), AuditEntry.id.desc())
 
 
 async def audit_page(request: Request) -> Response:
     query, f = filtered(request.query_params)
     async with request.app.state.db.session() as s:
-        entries = (await s.scalars(query.limit(PAGE_SIZE))).all()
+        entries = (await s.scalars(query.order_by(*NEWEST_FIRST).limit(PAGE_SIZE))).all()
         actions = (await s.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))).all()
     ctx = {"entries": entries, "filters": f, "actions": actions, "query": request.url.query}
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         return render(request, "audit.html", ctx, block="results")
     return render(request, "audit.html", ctx)
 
@@ -103,7 +119,7 @@ async def audit_page(request: Request) -> Response:
 async def audit_csv(request: Request) -> Response:
     query, _f = filtered(request.query_params)
     async with request.app.state.db.session() as s:
-        entries = (await s.scalars(query)).all()
+        entries = (await s.scalars(query.order_by(*NEWEST_FIRST))).all()
     buf = io.StringIO()
     buf.write("\ufeff")  # so Excel reads the Chinese text as UTF-8
     writer = csv.writer(buf)
@@ -117,7 +133,72 @@ async def audit_csv(request: Request) -> Response:
     )
 
 
+def entry_json(e: AuditEntry) -> dict:
+    return {
+        "id": e.id,
+        "at": e.at.isoformat(),
+        "user_id": e.user_id,
+        "user_email": e.user_email,
+        "role": e.role,
+        "action": e.action,
+        "target": e.target,
+        "result": e.result,
+        "reason": e.reason,
+        "client": e.client,
+    }
+
+
+PAGES = Keyset("audit", AuditEntry.id, AuditEntry.at, newest_first=True)
+FILTERS = {  # what filtered reads, as the API documents it
+    "user": "text in the user's email",
+    "action": "actions starting with this (booking. for every booking action)",
+    "result": "success or failure",
+    "role": "the user's role then",
+    "from": "a day YYYY-MM-DD of the site (from its start)",
+    "to": "a day YYYY-MM-DD of the site (to its end)",
+}
+
+
+async def api_list(request: Request) -> Response:
+    """The entries of the page's filters, newest first, a page at a time (`limit`, `cursor`;
+    the next page in the `Link` header)."""
+    refuse_unknown(request, {*FILTERS, *PAGING})
+    for name in ("from", "to"):
+        if (raw := (request.query_params.get(name) or "").strip()) and _day(raw) is None:
+            raise Invalid(
+                _("%(field)s must be a day (YYYY-MM-DD) of the years 1900 to 9000.", field=name), {"field": name}
+            )
+    query, _f = filtered(request.query_params)
+    async with request.app.state.db.session() as s:
+        entries, headers = PAGES.page(request, (await s.scalars(PAGES.query(request, query))).all())
+    return JSONResponse([entry_json(e) for e in entries], headers=headers)
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: str = Field(description="ISO 8601, UTC")
+    user_id: int | None
+    user_email: str
+    role: str
+    action: str
+    target: str = Field(description="what it was done to, as kind:id (booking:12)")
+    result: str = Field(description="success or failure")
+    reason: str
+    client: str = Field(description="the client's address")
+
+
+openapi.add(
+    "get",
+    "/api/v1/audit",
+    "The audit log: who did what, when, on what, with what result (newest first)",
+    response=list[AuditEntryOut],
+    tag="admin",
+    query={**FILTERS, **PAGING},
+    errors=(400, 401, 403),
+)
+
 routes = [
     route("/admin/audit", audit_page, allow=("admin",)),
     route("/admin/audit.csv", audit_csv, allow=("admin",)),
+    route("/api/v1/audit", api_list, allow=("admin",)),
 ]

@@ -11,21 +11,23 @@ own key, or before any session exists) say `csrf=False`.
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 import hashlib
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from signage import idempotency, sessions
+from signage.batching import BatchLoader, TimedCache
+from signage.db import utcnow
 from signage.errors import AppError, Forbidden, Unauthorized
 from signage.i18n import LOCALES, current_locale
 from signage.i18n import gettext as _
@@ -87,128 +89,60 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-class RecentUsers:
-    """Who a token or session belonged to a moment ago: skips a query per request.
-
-    Entries live `ttl` seconds, so a deactivated user or a role change takes
-    effect within that time on every process (no invalidation to coordinate).
-    Requests that miss together share one query (50 clients arriving at once, or
-    all of them when an entry expires, would otherwise each ask).
-    """
-
-    def __init__(self, ttl: float = 5.0, size: int = 10_000):
-        self.ttl, self.size = ttl, size
-        self.entries: dict[object, tuple[float, User | None]] = {}
-        self.asking: dict[object, asyncio.Future] = {}
-
-    def get(self, key: object) -> tuple[bool, User | None]:
-        hit = self.entries.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return False, None
-        return True, hit[1]
-
-    def put(self, key: object, user: User | None) -> None:
-        if len(self.entries) >= self.size:
-            self.entries.clear()
-        self.entries[key] = (time.monotonic() + self.ttl, user)
-
-    async def lookup(self, key: object, fetch: Callable[[], Awaitable[User | None]]) -> User | None:
-        found, user = self.get(key)
-        if found:
-            return user
-        if key in self.asking:
-            return await asyncio.shield(self.asking[key])
-        future = self.asking[key] = asyncio.get_running_loop().create_future()
-        try:
-            user = await fetch()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no warning when nobody else was waiting
-            raise
-        else:
-            self.put(key, user)
-            future.set_result(user)
-            return user
-        finally:
-            del self.asking[key]
+RECENT_SECONDS = 5.0  # a deactivated user or a role change takes effect within this on every process
 
 
-class BatchLoader:
-    """Loads by key, many keys in one query: the keys asked for while a query runs wait
-    for it and then go together in the next one (a heartbeat from each of 10,000
-    screens: a few hundred queries a minute instead of 10,000)."""
-
-    def __init__(self, fetch: Callable[[list], Awaitable[dict]], limit: int = 500):
-        self.fetch, self.limit = fetch, limit
-        self.waiting: dict[object, list[asyncio.Future]] = {}
-        self.task: asyncio.Task | None = None
-
-    async def load(self, key: object):
-        done = asyncio.get_running_loop().create_future()
-        self.waiting.setdefault(key, []).append(done)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run())
-        return await done
-
-    async def _run(self) -> None:
-        while self.waiting:
-            keys = list(self.waiting)[: self.limit]
-            futures = {k: self.waiting.pop(k) for k in keys}
-            try:
-                found = await self.fetch(keys)
-            except Exception as exc:
-                for waiters in futures.values():
-                    for w in waiters:
-                        if not w.done():
-                            w.set_exception(exc)
-                continue
-            for k, waiters in futures.items():
-                for w in waiters:
-                    if not w.done():
-                        w.set_result(found.get(k))
-
-
-def recent_users(request: Request) -> RecentUsers:
+def recent_users(request: Request) -> TimedCache:
+    """Who a token or session belonged to a moment ago (skips a query per request), by
+    ("token", hash) or ("session", hash) (then (user, session id)); kept `RECENT_SECONDS`, so no invalidation needs to
+    reach other processes. Requests that miss together share one query."""
     state = request.app.state
     if not hasattr(state, "recent_users"):
-        state.recent_users = RecentUsers()
+        state.recent_users = TimedCache(RECENT_SECONDS, size=10_000)
     return state.recent_users
 
 
 async def user_from_token(request: Request, token: str) -> User | None:
     key = ("token", hash_token(token))
-    return await recent_users(request).lookup(key, lambda: _user_from_token(request, key[1]))
+    return await recent_users(request).get(key, lambda: _user_from_token(request, key[1]))
 
 
 async def _user_from_token(request: Request, token_hash: str) -> User | None:
+    """The token's user, if the token is known, not expired, and its user active. Its
+    `last_used_at` is written at most once a minute (this runs once per `RECENT_SECONDS`)."""
     db = request.app.state.db
+    now = utcnow()
     async with db.session() as s:
         row = (
             await s.execute(
-                select(User, ApiToken.id)
+                select(User, ApiToken.id, ApiToken.expires_at, ApiToken.last_used_at)
                 .join(ApiToken, ApiToken.user_id == User.id)
                 .where(ApiToken.token_hash == token_hash)
             )
         ).first()
-    if row is None or not row[0].is_active:
+    if row is None or not row[0].is_active or (row[2] is not None and row[2] <= now):
         return None
+    if row[3] is None or row[3] < now - dt.timedelta(minutes=1):
+        async with db.begin() as s:
+            await s.execute(update(ApiToken).where(ApiToken.id == row[1]).values(last_used_at=now))
     return row[0]
 
 
-async def _user_by_id(request: Request, user_id: int) -> User | None:
-    async with request.app.state.db.session() as s:
-        return await s.get(User, user_id)
-
-
 async def user_from_session(request: Request) -> User | None:
-    user_id = request.session.get("user_id")
-    if not user_id:
+    """The user of the session the cookie names (`signage.sessions`); a cookie whose
+    session has ended is emptied."""
+    key = request.session.get("sid")
+    if not isinstance(key, str) or not key:
+        if "user_id" in request.session:  # a cookie from before sessions were rows
+            request.session.clear()
         return None
-    user = await recent_users(request).lookup(("user", user_id), lambda: _user_by_id(request, user_id))
-    if user is None or not user.is_active:
+    key_hash = hash_token(key)
+    found = await recent_users(request).get(("session", key_hash), lambda: sessions.lookup(request, key_hash))
+    if found is None:
         request.session.clear()
         return None
-    return user
+    request.state.session_id = found[1]
+    return found[0]
 
 
 async def authenticate(request: Request) -> None:
@@ -287,13 +221,18 @@ def route(
     allow: str | tuple[str, ...] = SIGNED_IN,
     csrf: bool = True,
     name: str | None = None,
+    own_idempotency: bool = False,
 ) -> Route:
+    """A route that lets in only whom `allow` names (and checks CSRF on cookie writes).
+    API writes with an `Idempotency-Key` are answered once (`signage.idempotency`),
+    unless the endpoint handles its keys itself (`own_idempotency`)."""
     if isinstance(allow, tuple):
         unknown = set(allow) - set(ROLES)
         assert not unknown, f"unknown roles {unknown} on {path}"
 
     if allow == SCREEN:
         csrf = False
+    keyed = not own_idempotency
 
     async def guarded(request: Request) -> Response:
         if allow == SCREEN:
@@ -311,18 +250,30 @@ def route(
                 raise Forbidden(_("Your role may not do this."))
             if csrf and request.method not in SAFE_METHODS and request.state.via != "token":
                 await check_csrf(request)
+            if keyed and idempotency.applies(request):
+                return await idempotency.answer(request, endpoint)
             return await endpoint(request)
         except AppError as exc:
             await audit_refusal(request, path, exc)
             raise
 
-    async def app(scope, receive, send) -> None:
-        # Starlette's `request_response`, without its second exception layer: the
-        # app's ExceptionMiddleware answers errors with the same handlers.
-        response = await guarded(Request(scope, receive, send))
+    r = GuardedRoute(path, Guarded(guarded), methods=list(methods), name=name or endpoint.__name__)
+    r.allow = allow  # read by tests/test_roles.py
+    return r
+
+
+class Guarded:
+    """A guarded endpoint as a plain ASGI app: Starlette's `request_response` without its
+    second exception layer (the app's ExceptionMiddleware answers errors with the same
+    handlers). A `Route` whose endpoint is not a function calls it as ASGI."""
+
+    def __init__(self, guarded: Callable[[Request], Awaitable[Response]]):
+        self.guarded = guarded
+
+    async def __call__(self, scope, receive, send) -> None:
+        response = await self.guarded(Request(scope, receive, send))
         await response(scope, receive, send)
 
-    r = Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
-    r.app = app
-    r.allow = allow  # type: ignore[attr-defined]  # read by tests/test_roles.py
-    return r
+
+class GuardedRoute(Route):
+    allow: str | tuple[str, ...]

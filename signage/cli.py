@@ -3,7 +3,7 @@
 signage serve [--host H] [--port P]      run the server (the default command)
 signage db upgrade                        create or migrate the database (Alembic)
 signage db revision -m "what changed"     write a migration for a model change
-signage user create --email E --password P --role R
+signage user create --email E --password P --role R [--employee-no N]
 signage token create --email E            print a new API token for that user
 signage demo                              add demo users, an image and a layout
 """
@@ -87,13 +87,21 @@ def user() -> None:
 @click.option("--password", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", default="")
-def user_create(email: str, password: str, role: str, name: str) -> None:
+@click.option("--employee-no", default=None, help="the number face and badge terminals name the user by")
+def user_create(email: str, password: str, role: str, name: str, employee_no: str | None) -> None:
     """Create a user (or reset an existing one's password and role)."""
-    from signage import users
+    from signage.users import store as users
 
     if len(password) < 8:
         raise click.BadParameter("use at least 8 characters", param_hint="--password")
-    user_id, created = run(users.create_or_update(Settings.from_env(), email, password, role, name))
+    if employee_no is not None and not 0 < len(employee_no.strip()) <= 64:
+        raise click.BadParameter("1 to 64 characters", param_hint="--employee-no")
+    try:
+        user_id, created = run(
+            users.create_or_update(Settings.from_env(), email, password, role, name, employee_no)
+        )
+    except users.Taken as exc:
+        raise click.BadParameter(str(exc), param_hint="--employee-no") from None
     click.echo(f"{'created' if created else 'updated'} user {user_id} <{email.lower()}> as {role}")
 
 
@@ -107,7 +115,7 @@ def token() -> None:
 @click.option("--name", default="cli")
 def token_create(email: str, name: str) -> None:
     """Print a new API token for the user with this email."""
-    from signage import users
+    from signage.users import store as users
 
     value = run(users.create_token(Settings.from_env(), email, name))
     if value is None:

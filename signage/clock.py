@@ -11,7 +11,7 @@ would make every browser test race the real clock.
     shift(600)            # ten minutes later, from now on (tests and demos only)
     reset()               # back to real time (each app's start)
 
-The room timer (`booking_api.roomstate`) sleeps in real seconds until
+The room timer (`booking_api.doors.roomstate`) sleeps in real seconds until
 `boundary - now()`, so a shift wakes it: `shift` callers publish on the bus.
 With several processes each keeps its own offset; the setting is for one-process
 tests and demos.

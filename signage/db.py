@@ -59,11 +59,17 @@ def utcnow() -> dt.datetime:
 
 def all_models() -> None:
     """Import every module that defines tables, so `Base.metadata` is complete."""
+    import booking_api.desk.models  # noqa: F401
+    import booking_api.integrations.models  # noqa: F401
+    import booking_api.meetings.models  # noqa: F401
     import booking_api.models  # noqa: F401
     import media.models  # noqa: F401
     import player.models  # noqa: F401
     import playlists.models  # noqa: F401
+    import signage.eventlog.models  # noqa: F401
     import signage.models  # noqa: F401
+    import signage.notify.models  # noqa: F401
+    import signage.webhooks.models  # noqa: F401
     import widgets.models  # noqa: F401
 
 
@@ -145,6 +151,7 @@ class Database:
         # try): under 50 concurrent bookings that sleeping was most of the time spent.
         # Other processes still meet at the file lock (busy_timeout).
         self.write_lock = WriterQueue() if self.backend == "sqlite" else contextlib.nullcontext()
+        self.on_events: list = []  # called after a commit that wrote events (the dispatcher's wake)
 
     def session(self) -> AsyncSession:
         """A session for reads (and simple writes); commit it yourself."""
@@ -159,6 +166,13 @@ class Database:
         async with self.write_lock, self._write_sessions() as s:
             async with s.begin():
                 yield s
+        if s.info.pop("events", False):
+            self.events_committed()
+
+    def events_committed(self) -> None:
+        """Events were committed (`signage.eventlog`): wake whoever follows them at once."""
+        for wake in self.on_events:
+            wake()
 
     async def check(self) -> dict:
         try:

@@ -1,5 +1,5 @@
 """Demo data: a user per role, a generated image, a lobby layout with it and a clock,
-and rooms with today's meetings.
+and rooms with today's meetings, one with attendees, materials and minutes.
 
 Idempotent: running it again changes nothing but the demo users' passwords.
 """
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from signage.db import Database
 from signage.settings import Settings
-from signage.users import create_or_update
+from signage.users.store import create_or_update
 
 DEMO_PASSWORD = "signage-demo"
 USERS = [
@@ -44,7 +44,8 @@ async def load(settings: Settings) -> str:
         ids[role], _created = await create_or_update(settings, email, password, role, name)
     await _content(settings, ids["editor"])
     await _rooms(settings, ids["room_admin"], ids["member"])
-    from booking_api.doorlayouts import demo_layouts
+    await _meeting_files(settings, ids)
+    from booking_api.doors.layouts import demo_layouts
 
     await demo_layouts(settings, ids["editor"])
     return password
@@ -168,6 +169,7 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
     """Rooms on three floors and today's meetings around now: ended, running, coming, one pending."""
     import datetime as dt
 
+    from booking_api.desk.models import ServiceTask
     from booking_api.models import Booking, CheckIn, Room, RoomOwner
 
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
@@ -205,6 +207,7 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
                 (4, 0, 60, "Design sprint 设计冲刺", "confirmed"),
                 (5, 240, 60, "Training 培训", "confirmed"),
             ]
+            ended: dict[int, int] = {}
             for index, offset, length, title, status in meetings:
                 room = rooms[index]
                 start = now + dt.timedelta(minutes=offset)
@@ -217,10 +220,95 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
                     end_at=end,
                     blocked_until=end + dt.timedelta(minutes=room.buffer_minutes),
                     status=status,
+                    private=title == "Interview 面试",  # others see only "busy"
                 )
                 s.add(booking)
                 if offset < 0 and status == "confirmed":  # they came: the room timer keeps them
                     await s.flush()
                     s.add(CheckIn(booking_id=booking.id, at=start, via="door"))
+                    ended[index] = booking.id if end <= now else ended.get(index)
+            # The service desk (/desk): a call for tea from the running review, the room of
+            # the ended 1:1 waiting to be cleaned.
+            s.add(ServiceTask(room_id=rooms[0].id, kind="tea", note="6 cups 六杯", origin="door", created_at=now))
+            s.add(
+                ServiceTask(
+                    room_id=rooms[1].id,
+                    kind="cleaning",
+                    origin="meeting_end",
+                    after_booking_id=ended[1],
+                    created_at=now,
+                )
+            )
     finally:
         await db.close()
+
+
+def agenda_pdf(title: str, lines: list[str]) -> bytes:
+    """A two-page A4-shaped PDF with some text (a meeting's agenda), made with Pillow."""
+    from PIL import ImageFont
+
+    pages = []
+    for n in (1, 2):
+        im = Image.new("RGB", (595, 842), "white")
+        draw = ImageDraw.Draw(im)
+        draw.rectangle([0, 0, 595, 90], fill="#0b5cad")
+        draw.text((40, 30), title if n == 1 else f"{title} ({n})", fill="white", font=ImageFont.load_default(28))
+        for i, line in enumerate(lines):
+            draw.text((40, 130 + i * 40), line, fill="#101828", font=ImageFont.load_default(20))
+        pages.append(im)
+    buf = io.BytesIO()
+    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:])
+    return buf.getvalue()
+
+
+async def _meeting_files(settings: Settings, ids: dict) -> None:
+    """The product review: attendees with their answers, an agenda and a chart before it; the
+    weekly sync (ended): its minutes."""
+    from starlette.datastructures import UploadFile
+
+    from booking_api.meetings.models import Material
+    from booking_api.meetings.store import take_in
+    from booking_api.models import Attendee, Booking, Reply
+
+    db = Database(settings.db_url)
+    try:
+        async with db.session() as s:
+            if await s.scalar(select(func.count()).select_from(Material)):
+                return
+            review = await s.scalar(select(Booking).where(Booking.title == "Product review 产品评审"))
+            sync = await s.scalar(select(Booking).where(Booking.title == "Weekly sync 周例会"))
+        if review is None or sync is None:
+            return
+        files = [
+            (review.id, "before", "Agenda 议程.pdf", agenda_pdf("Product review", AGENDA), ids["member"]),
+            (review.id, "before", "Roadmap.png", demo_image(), ids["room_admin"]),
+            (sync.id, "minutes", "Minutes 会议纪要.txt", MINUTES.encode(), ids["member"]),
+        ]
+        stored = []
+        for booking_id, kind, name, data, by in files:
+            f, _created = await take_in(db, settings, UploadFile(io.BytesIO(data), filename=name))
+            stored.append(Material(booking_id=booking_id, file_id=f.id, name=name, kind=kind, uploaded_by=by))
+        async with db.begin() as s:
+            s.add_all(stored)
+            s.add_all(
+                [
+                    Attendee(booking_id=review.id, user_id=ids["room_admin"], name="Room Admin",
+                             email="roomadmin@example.com", phone="13800000001", role="chair"),
+                    Attendee(booking_id=review.id, user_id=ids["editor"], name="Marketing Editor",
+                             email="editor@example.com", phone="13800000002", role="required"),
+                    Attendee(booking_id=review.id, name="Zhang Wei 张伟", email="zhang.wei@example.cn", role="optional"),
+                    Reply(booking_id=review.id, user_id=ids["room_admin"], answer="accepted"),
+                    Reply(booking_id=review.id, user_id=ids["editor"], answer="declined"),
+                ]
+            )  # fmt: skip
+    finally:
+        await db.close()
+
+
+AGENDA = ["1. Last release: what shipped", "2. Door screens: feedback", "3. Roadmap for Q1", "4. Decisions"]
+MINUTES = """Weekly sync 周例会 — minutes 会议纪要
+
+1. Release 3.2 ships on Friday. 3.2 版本周五发布。
+2. Decision: the lobby screens move to the new layout. 决议：大堂屏幕改用新版式。
+3. Actions: Li Lei — door screen feedback by Wednesday. 李雷周三前汇总门牌屏反馈。
+"""

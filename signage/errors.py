@@ -6,7 +6,11 @@
      ├── Forbidden (403)      logged in, but the role may not do this; bad CSRF token
      ├── NotFound (404)       unknown id or path
      ├── Conflict (409)       the change clashes with the stored state
-     └── TooLarge (413)       request body over the limit
+     ├── Gone (410)           a link to what is over: a meeting that ended or was cancelled
+     ├── PreconditionFailed (412)  If-Match names a state that is no longer current
+     ├── TooLarge (413)       request body over the limit
+     └── TooMany (429)        too many tries (sign-ins, pairing codes); says when again
+     └── Unavailable (503)    a part the answer needs is off or missing (the speech engine)
 
 Under `/api/` (and for screens' `/player/api/`) the answer is JSON
 `{"error": "invalid", "detail": ...}`; elsewhere the `error.html` page.
@@ -19,7 +23,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from signage.responses import JSONResponse
@@ -31,10 +35,11 @@ class AppError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str = "", detail: Any = None):
+    def __init__(self, message: str = "", detail: Any = None, headers: dict | None = None):
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.headers = headers or {}
 
 
 class Invalid(AppError):
@@ -57,14 +62,36 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class PreconditionFailed(AppError):
+    status = 412
+    code = "precondition_failed"
+
+
 class Conflict(AppError):
     status = 409
     code = "conflict"
 
 
+class Gone(AppError):
+    status = 410
+    code = "gone"
+
+
 class TooLarge(AppError):
     status = 413
     code = "too_large"
+
+
+class TooMany(AppError):
+    """Give `headers={"Retry-After": seconds}`."""
+
+    status = 429
+    code = "too_many"
+
+
+class Unavailable(AppError):
+    status = 503
+    code = "unavailable"
 
 
 def wants_json(request: Request) -> bool:
@@ -90,7 +117,9 @@ def render_error(request: Request, status: int, code: str, message: str, detail:
 
 async def handle_app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return render_error(request, exc.status, exc.code, exc.message or exc.code, exc.detail)
+    response = render_error(request, exc.status, exc.code, exc.message or exc.code, exc.detail)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -102,7 +131,18 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     response = render_error(request, exc.status_code, code, message)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:  # every method of the path, not only those of the one route Starlette found
+        from signage.app import route_path
+        from signage.security import allowed_methods
+
+        response.headers["Allow"] = ", ".join([*allowed_methods(request.app, route_path(request.scope)), "OPTIONS"])
     return response
+
+
+async def handle_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away while sending its body (a player reloading mid-request): no
+    error of ours, and nobody is left to read the answer."""
+    return Response(status_code=400)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
@@ -114,6 +154,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 
 handlers = {
     AppError: handle_app_error,
+    ClientDisconnect: handle_disconnect,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -86,6 +86,17 @@ def format_datetime(value: dt.datetime | None, format: str = "medium") -> str:
     return dates.format_datetime(local_time(value), format=format, locale=current_locale.get())
 
 
+def format_size(n: int | None) -> str:
+    """A file's size in the reader's language: 49 byte, 40.2 kB, 3.1 MB (1 kB = 1000 bytes)."""
+    from babel.units import format_unit
+
+    n = n or 0
+    for unit, step in (("digital-megabyte", 1e6), ("digital-kilobyte", 1e3)):
+        if n >= step:
+            return format_unit(round(n / step, 1), unit, length="short", locale=current_locale.get())
+    return format_unit(n, "digital-byte", length="short", locale=current_locale.get())
+
+
 def format_date(value: dt.date | dt.datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""

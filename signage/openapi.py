@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from signage.api import PAGING
 from signage.auth import PUBLIC, route
 from signage.responses import JSONResponse
 
@@ -35,6 +36,7 @@ class Operation:
     errors: tuple[int, ...] = (400, 401, 403, 404)
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     form: dict[str, str] = dataclasses.field(default_factory=dict)  # multipart fields: name → description
+    partial: bool = False  # PATCH: the body's fields are all optional (those given change)
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -88,10 +90,13 @@ def _operation(op: Operation, components: dict) -> dict:
             "content": {"multipart/form-data": {"schema": {"type": "object", "properties": props}}},
         }
     if op.body is not None:
-        out["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _schema(op.body, components)}},
-        }
+        schema = _schema(op.body, components)
+        if op.partial:
+            name = op.body.__name__
+            components[f"{name}Patch"] = {k: v for k, v in components[name].items() if k != "required"}
+            components[f"{name}Patch"]["title"] = f"{name}Patch"
+            schema = {"$ref": REF.format(model=f"{name}Patch")}
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     ok: dict = {"description": "OK"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
@@ -256,7 +261,7 @@ def _register_platform() -> None:
         layout_id: int | None = None
 
     add("get", "/api/v1/me", "Who am I", response=Me, tag="account")
-    add("get", "/api/v1/screens", "List paired screens", response=list[ScreenOut], tag="signage")
+    add("get", "/api/v1/screens", "List paired screens", response=list[ScreenOut], tag="signage", query=dict(PAGING))
     add(
         "post",
         "/api/v1/screens/claim",
@@ -266,6 +271,7 @@ def _register_platform() -> None:
         status=201,
         tag="signage",
     )
+    add("get", "/api/v1/screens/{id}", "One paired screen", response=ScreenOut, tag="signage")
     add(
         "delete",
         "/api/v1/screens/{id}",

@@ -2,24 +2,25 @@
 
 `render(request, "page.html", ctx)` renders a page; `render(..., block="name")`
 renders one named block of it alone (the htmx fragment of that page).
+
+One rule for htmx fragments: a part of a page is a named block of that page's template,
+rendered alone for htmx. Only a fragment that no page renders in place, one that exists
+only as htmx loads it (the bell's count, the layout editor's side panel), is a template
+of its own, named `_name.html`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from signage import i18n
+from signage.folders import asset_dirs
 from signage.settings import ROLE_LABELS
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("signage", "media", "widgets", "playlists", "player", "booking_api")
-
 env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader([str(ROOT / f / "templates") for f in FOLDERS]),
+    loader=jinja2.FileSystemLoader([str(folder) for _package, folder in asset_dirs("templates")]),
     autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
     extensions=["jinja2.ext.i18n"],
     trim_blocks=True,
@@ -28,10 +29,11 @@ env = jinja2.Environment(
 env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
 env.filters["datetime"] = i18n.format_datetime
 env.filters["date"] = i18n.format_date
+env.filters["size"] = i18n.format_size
 env.filters["translate"] = i18n.gettext  # text stored in English (a job's error), shown in the reader's language
 env.globals["LOCALE_NAMES"] = i18n.LOCALE_NAMES
 env.globals["ROLE_LABELS"] = ROLE_LABELS
-env.globals["HTMX"] = "/static/vendor/htmx-2.0.11.min.js"
+env.globals["HTMX"] = "/static/signage/vendor/htmx-2.0.11.min.js"
 
 
 def context(request: Request, extra: dict) -> dict:

@@ -6,11 +6,14 @@
 - `make_client(**settings)`: a TestClient on a fresh database of the current backend.
 - `client`: one made with defaults. `login(client, role)` signs in a new user.
 - `make_server(**env)`: a real `signage serve` process on a free port.
+- Every test fails at teardown when its app (TestClient or server process) logged an error
+  or a traceback it did not expect: `@pytest.mark.expect_errors(regex, ...)` names those it does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import socket
@@ -19,23 +22,29 @@ import sys
 import threading
 import time
 import uuid
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from signage.app import create_app
 from signage.db import Database
 from signage.settings import Settings
-from signage.users import create_or_update
+from signage.users.store import create_or_update
 
 PG_ADMIN = "postgresql://127.0.0.1:5432/test"
 PG_URL = "postgresql+asyncpg://127.0.0.1:5432/{db}"
 REDIS_URL = os.environ.get("SIGNAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Each test run its own Redis channels, so runs side by side never hear each other.
-os.environ.setdefault("SIGNAGE_REDIS_PREFIX", f"signage-test-{uuid.uuid4().hex[:8]}:")
+if "SIGNAGE_REDIS_PREFIX" not in os.environ or os.environ.get("PYTEST_XDIST_WORKER"):
+    # each test process its own channels (xdist workers inherit the controller's environment)
+    os.environ["SIGNAGE_REDIS_PREFIX"] = f"signage-test-{uuid.uuid4().hex[:8]}:"
 REQUIRE = os.environ.get("SIGNAGE_TEST_REQUIRE_SERVICES") == "1"
+QUICK = os.environ.get("SIGNAGE_TEST_QUICK") == "1"  # scripts/test --quick
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 
@@ -76,7 +85,7 @@ def make_user(settings: Settings, role: str, email: str | None = None) -> str:
 
 def make_token(settings: Settings, role: str) -> dict:
     """Authorization headers with a Bearer token of a new user of `role`."""
-    from signage.users import create_token
+    from signage.users.store import create_token
 
     token = run_sync(create_token(settings, make_user(settings, role)))
     return {"Authorization": f"Bearer {token}"}
@@ -90,11 +99,16 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
+def unavailable(reason: str) -> None:
+    """Skip the test for want of `reason`; fail instead when services are required (CI)."""
+    if REQUIRE:
+        pytest.fail(f"{reason} (required: SIGNAGE_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
 def need(service: str, host: str, port: int) -> None:
     if not reachable(host, port):
-        if REQUIRE:
-            pytest.fail(f"{service} at {host}:{port} is required (SIGNAGE_TEST_REQUIRE_SERVICES=1) but not reachable")
-        pytest.skip(f"{service} at {host}:{port} not reachable")
+        unavailable(f"{service} at {host}:{port} not reachable")
 
 
 def pg_admin(sql: str) -> None:
@@ -119,7 +133,8 @@ def backend(request) -> str:
 
 @pytest.fixture
 def redis_url() -> str:
-    need("Redis", "127.0.0.1", 6379)
+    where = urlsplit(REDIS_URL)
+    need("Redis", where.hostname or "127.0.0.1", where.port or 6379)
     return REDIS_URL
 
 
@@ -239,7 +254,7 @@ class Server:
         self.env, self.log = env, log
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 20) -> Server:
+    def start(self, timeout: float = 60) -> Server:  # generous: a busy CI machine starts it slowly
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "signage", "serve", "--host", self.host, "--port", str(self.port)],
@@ -258,6 +273,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.stop(grace=2)  # not left running after the test
         raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self, grace: float = 10) -> None:
@@ -271,7 +287,7 @@ class Server:
 
 
 @pytest.fixture
-def make_server(database_url, tmp_path):
+def make_server(database_url, tmp_path, server_errors):
     """`make_server(SIGNAGE_REDIS_URL=...)`: a started server process on the test's database
     (`host=` another local address to listen on instead of 127.0.0.1).
 
@@ -295,6 +311,7 @@ def make_server(database_url, tmp_path):
     yield make
     for s in servers:
         s.stop(grace=2)  # the test is over: no need to wait out open streams
+        server_errors.extend(f"{s.log.name}: {e}" for e in errors_in_log(s.log.read_text(errors="replace")))
 
 
 def server_settings(server: Server) -> Settings:
@@ -320,6 +337,33 @@ def rows(client: TestClient, query):
     return in_app(client, fetch)
 
 
+def pages(client: TestClient, url: str, headers: dict, items: str | None = None) -> list[list]:
+    """Every page of a list that pages, following its `Link: <…>; rel="next"` to the end:
+    each page's JSON array, or its `items` when the list answers an object."""
+    out = []
+    while url:
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200, r.text
+        out.append(r.json()[items] if items else r.json())
+        link = r.headers.get("link")
+        assert not link or (link.startswith("</api/v1/") and link.endswith('>; rel="next"')), link
+        url = link[1 : link.index(">")] if link else None
+    return out
+
+
+def refuses_bad_paging(client: TestClient, url: str, headers: dict, forged: list[str]) -> None:
+    """`limit` 0, over 1,000 or not a number, a parameter the list does not know, and a cursor
+    it did not give (`forged`: another list's, or its own with keys changed) are a 400 naming it."""
+    bad = [({"limit": v}, "limit") for v in ("0", "1001", "ten", "-1", "1.5", "10000000000000000000000")]
+    bad += [({"colour": "red"}, "colour"), ({"cursor": "nonsense"}, "cursor"), ({"cursor": "e30"}, "cursor")]
+    bad += [({"cursor": cursor}, "cursor") for cursor in forged]
+    for params, field in bad:
+        r = client.get(url, params=params, headers=headers)
+        assert r.status_code == 400 and r.json()["detail"]["field"] == field, (params, r.text)
+    for limit in ("1", "1000"):
+        assert client.get(url, params={"limit": limit}, headers=headers).status_code == 200
+
+
 @pytest.fixture(scope="session")
 def videos(tmp_path_factory) -> dict:
     """One small test video per kind in tests/videos.py KINDS, made once per run."""
@@ -327,6 +371,40 @@ def videos(tmp_path_factory) -> dict:
 
     folder = tmp_path_factory.mktemp("videos")
     return {name: make_video(folder / name, options) for name, (options, _transcode) in KINDS.items()}
+
+
+# Tables only the background workers read on their rounds (the event dispatcher, the
+# notification outbox, the webhook worker, importers): a test counting a request's queries
+# leaves their statements out (`foreground`).
+BACKGROUND_TABLES = ("event_consumers", "FROM events", "notify_messages", "webhook_deliveries", "import_sources")
+
+
+def foreground(statements: list[str]) -> list[str]:
+    return [s for s in statements if not any(t in s for t in BACKGROUND_TABLES)]
+
+
+def request_statements(client: TestClient, fn) -> list[str]:
+    """The SQL statements `fn()` made its app run for its requests: those of the app's own
+    background tasks (named "signage-…": the room timer, the dispatcher's consumers, the
+    outbox, …) are left out whatever tables they read, and so are the rounds `foreground`
+    knows (children of those tasks)."""
+    seen: list[str] = []
+    engine = client.app.state.db.engine.sync_engine
+
+    def hook(_conn, _cursor, statement, *_args):
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        if not (task is not None and task.get_name().startswith("signage-")):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+    return foreground(seen)
 
 
 def wait_for(check, timeout: float = 30, every: float = 0.1):
@@ -348,3 +426,128 @@ def sign_in_page(page, base: str, email: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.locator("form[action='/login'] button[type=submit]").click()
+
+
+class _Tables(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables: list[list[list[str]]] = []  # the page's tables, each a list of rows of cell texts
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self.tables and self.tables[-1]:
+            self.tables[-1][-1].append("")
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth and self.tables and self.tables[-1] and self.tables[-1][-1]:
+            row = self.tables[-1][-1]
+            row[-1] = " ".join((row[-1] + " " + data).split())
+
+
+def table_rows(html: str, index: int = 0) -> list[dict[str, str]]:
+    """The body rows of the page's `index`-th table, each as {column heading: cell text};
+    a row with fewer cells than headings (such as "Nothing matches") is left out."""
+    parser = _Tables()
+    parser.feed(html)
+    heading, *body = parser.tables[index]
+    return [dict(zip(heading, row, strict=True)) for row in body if len(row) == len(heading)]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """SIGNAGE_TEST_QUICK=1 (`scripts/test --quick`): SQLite only, no browser or slow tests."""
+    if not QUICK:
+        return
+    keep, drop = [], []
+    for item in items:
+        on_pg = getattr(item, "callspec", None) and item.callspec.params.get("backend") == "postgresql"
+        (drop if on_pg or item.get_closest_marker("browser") or item.get_closest_marker("slow") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """With SIGNAGE_TEST_REQUIRE_SERVICES=1 (CI) a skipped test fails the run."""
+    if REQUIRE and SKIPPED and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(f"skipped tests: {len(SKIPPED)}")
+    if REQUIRE and SKIPPED:
+        terminalreporter.write_line(
+            "SIGNAGE_TEST_REQUIRE_SERVICES=1: every test must run, so these skips fail the run:"
+        )
+        for nodeid in SKIPPED:
+            terminalreporter.write_line(f"  {nodeid}")
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.formatter = logging.Formatter("%(name)s: %(message)s")
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(self.format(record))
+
+
+# A server stopped while players or pages still hold their event streams: uvicorn waits
+# its graceful time (5 s), then cancels those streams and says so at ERROR. That is how a
+# stop ends a stream, not an error of the app (tests stop servers under open browsers).
+# (Page streams end properly when told to stop: signage.live.Stream.)
+SHUTDOWN_WITH_STREAMS = re.compile(r"timeout graceful shutdown exceeded")
+
+
+def errors_in_log(text: str) -> list[str]:
+    """The errors a server process printed: each traceback (with the line before it, the
+    message of `log.exception`, and its last line, the exception) and uvicorn's ERROR lines."""
+    lines, found = text.splitlines(), []
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            end = i + 1
+            while end < len(lines) and (lines[end].startswith(" ") or not lines[end]):
+                end += 1
+            before = lines[i - 1] if i else ""
+            found.append(f"{before} | {lines[end] if end < len(lines) else ''}")
+        elif line.startswith("ERROR:") and not (i + 1 < len(lines) and lines[i + 1].startswith("Traceback")):
+            found.append(line)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def server_errors(request):
+    """Errors the test's apps logged (ERROR records in this process, from TestClient apps and
+    anything else) and its server processes printed (make_server adds them); the test fails
+    at teardown on any that no `expect_errors` pattern of the test matches."""
+    handler, found = _ErrorRecords(), []
+    logging.getLogger().addHandler(handler)
+    try:
+        yield found
+    finally:
+        logging.getLogger().removeHandler(handler)
+    expected = [re.compile(p) for m in request.node.iter_markers("expect_errors") for p in m.args]
+    expected.append(SHUTDOWN_WITH_STREAMS)
+    unexpected = [e for e in handler.texts + found if not any(p.search(e) for p in expected)]
+    if unexpected:
+        shown = "\n\n".join(e if len(e) < 3000 else e[:1500] + "\n...\n" + e[-1500:] for e in unexpected)
+        pytest.fail(
+            f"the server logged errors the test did not expect (mark them expect_errors):\n{shown}", pytrace=False
+        )

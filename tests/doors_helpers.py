@@ -8,7 +8,7 @@ import time
 from bookings_helpers import at, book, make_room
 from conftest import api_token, in_app
 
-from booking_api.doorlayouts import create_layout, door_display
+from booking_api.doors.layouts import create_layout, door_display
 from signage import clock
 
 

@@ -1,6 +1,6 @@
 """Test helpers for screens: claimed screens and groups written straight into the database,
 layouts straight into a database, and simulated screens that hold an event stream open and
-keep the newest state, the way `player/static/player.js` does (reconnect with `?have=`)."""
+keep the newest state, the way `player/static/player/player.js` does (reconnect with `?have=`)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from bookings_helpers import at, book, iso, make_room
 from conftest import api_token, in_app
 from sqlalchemy import event
 
-from booking_api.writer import SQLITE_TAKEN
+from booking_api.bookings.writer import SQLITE_TAKEN
 from signage import clock
 
 # A plan step that reads every booking, every booking of a room or of a status, or every

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 from bookings_helpers import at, book, iso, make_room
-from conftest import PG_URL, add_user, api_token, in_app, need, pg_admin, rows, run_sync
+from conftest import PG_URL, add_user, api_token, in_app, need, pg_admin, rows, run_sync, wait_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -120,6 +120,41 @@ def test_edit_and_cancel(client):
     # the cancelled slot is free again
     assert book(client, member, room["id"], at(10), at(11)).status_code == 201
     assert client.delete(f"/api/v1/bookings/{a['id']}", headers=member).status_code == 409
+
+
+def test_a_booking_moved_to_another_room_is_announced_to_both_rooms(client):
+    """The door screens of the room it left and of the room it went to both hear of it
+    (from the event log's live consumer: the event's `room_id` and `moved_from`)."""
+    from signage.events import Subscription
+
+    admin, member = api_token(client, "room_admin"), api_token(client, "member")
+    old, new = make_room(client, admin, name="Left"), make_room(client, admin, name="Joined")
+    b = book(client, member, old["id"], at(10), at(11)).json()
+    hub = client.app.state.bus.hub
+    channels = (f"room:{old['id']}", f"room:{new['id']}", "bookings")
+
+    async def listen():
+        sub = Subscription(hub, channels)
+        hub.add(sub)
+        return sub
+
+    sub = in_app(client, listen)
+    r = client.patch(f"/api/v1/bookings/{b['id']}", json={"room_id": new["id"]}, headers=member)
+    assert r.status_code == 200 and r.json()["room_id"] == new["id"]
+    got = []
+
+    async def heard():
+        while not sub.queue.empty():
+            got.append(sub.queue.get_nowait())
+        return ("bookings", {"type": "booking", "rooms": sorted([old["id"], new["id"]])}) in got
+
+    wait_for(lambda: in_app(client, heard))
+
+    async def leave():
+        hub.remove(sub)
+
+    in_app(client, leave)
+    assert {channel for channel, _data in got} == set(channels), got
 
 
 def test_idempotency_key_books_once(client):

@@ -21,7 +21,7 @@ def client(make_client):
 
 
 def test_state_follows_the_clock_and_check_in(client):
-    from signage.users import create_token
+    from signage.users.store import create_token
 
     admin, room = setup_room(client)
     email = add_user(client, "member")
@@ -158,7 +158,13 @@ def test_door_screen_walk_up_check_in_and_foreign_room(client):
     assert act("end", booking_id=b["id"]).status_code == 200
     assert status(client, admin, room["id"])["state"] == "ended"
     assert act("end", booking_id=b["id"]).status_code == 409  # not in progress any more
-    assert act("service").json() == {"room_id": room["id"], "called": True}
+    called = act("service").json()
+    assert (called["room_id"], called["called"], called["kind"], called["status"]) == (
+        room["id"],
+        True,
+        "other",
+        "open",
+    )
     assert act("teleport").status_code == 404
     assert (
         client.post(f"/player/api/rooms/{room['id']}/service", json={}, headers={"X-Screen-Key": "forged"}).status_code
@@ -299,11 +305,11 @@ def test_meeting_list_shows_a_floor_or_every_room(client):
     everything = in_app(client, html, {})
     assert everything.index("Third floor sync") < everything.index("Fifth floor sync")
     r = client.get("/widgets/live?widget=nope", headers={**admin, "Accept": "text/event-stream"})
-    assert r.status_code == 400 and "room_status or meeting_list" in r.text
+    assert r.status_code == 400 and "room_status, meeting_list or waiting_room" in r.text
 
 
 def test_demo_meetings_that_started_are_checked_in_and_layouts_made(make_settings, client):
-    from booking_api.roomstate import release_no_shows
+    from booking_api.doors.roomstate import release_no_shows
     from playlists.models import Layout
     from signage import clock, demo
 
@@ -313,7 +319,7 @@ def test_demo_meetings_that_started_are_checked_in_and_layouts_made(make_setting
     run_sync(demo.load(settings))  # idempotent
     assert in_app(client, release_no_shows, client.app.state.db, clock.now(), settings) == []
     names = sorted(lo.name for lo in rows(client, select(Layout)) if "(demo)" in lo.name)
-    assert len(names) == 2 and names[-1] == "Lobby board (demo)"
+    assert len(names) == 3 and names[1:] == ["Lobby board (demo)", "Waiting room (demo)"]
     # a plan of each floor, every room placed on it, in the live colours
     from booking_api.models import FloorPlan, Room
 
@@ -333,7 +339,7 @@ def test_demo_meetings_that_started_are_checked_in_and_layouts_made(make_setting
 def test_the_timer_reads_as_far_ahead_as_the_widest_check_in_window(client):
     """The timer reads only the bookings near now; "near" is as wide as the longest
     check-in window of the site or of any door (here 3 hours before the meeting)."""
-    from booking_api.roomstate import next_boundary
+    from booking_api.doors.roomstate import next_boundary
     from signage import clock
 
     admin, room = setup_room(client)

@@ -4,11 +4,23 @@ import datetime as dt
 
 import httpx
 import pytest
-from conftest import PASSWORD, api_token, csrf, login, make_token, make_user, rows, server_settings
+from conftest import (
+    PASSWORD,
+    api_token,
+    csrf,
+    login,
+    make_token,
+    make_user,
+    pages,
+    refuses_bad_paging,
+    rows,
+    server_settings,
+)
 from screens import CLOCK, SimScreen, add_layout, pair_and_claim
 from sqlalchemy import select
 
 from player.models import Play, Screen, ScreenGroup
+from signage.api import make_cursor
 from signage.models import AuditEntry
 
 
@@ -80,6 +92,25 @@ def test_api_lists_online_state_and_unpairs(client):
     assert r.status_code == 401  # the player drops its key and shows a new pairing code
     actions = [e.action for e in rows(client, select(AuditEntry))]
     assert "screen.unpair" in actions
+
+
+def test_the_screens_list_pages_by_id(client):
+    """Issue 13 point 7: `limit` and `cursor`, the next page in `Link`; a screen paired
+    while paging comes once, at the end; screens waiting to be claimed are not listed."""
+    ids = [claimed(client, f"Door {i}")["id"] for i in range(5)]
+    client.post("/player/api/pair")  # not claimed
+    editor = api_token(client, "editor")
+    got = pages(client, "/api/v1/screens?limit=2", editor)
+    assert [[x["id"] for x in p] for p in got] == [ids[0:2], ids[2:4], ids[4:]]
+
+    first = client.get("/api/v1/screens?limit=3", headers=editor)
+    ids.append(claimed(client, "Door 5")["id"])
+    rest = pages(client, first.headers["link"][1 : first.headers["link"].index(">")], editor)
+    assert [x["id"] for x in first.json()] + [x["id"] for p in rest for x in p] == ids
+    assert [x["id"] for x in client.get("/api/v1/screens", headers=editor).json()] == ids
+
+    forged = [make_cursor("rooms", ids[0]), make_cursor("screens", "x"), make_cursor("screens", -1)]
+    refuses_bad_paging(client, "/api/v1/screens", editor, forged)
 
 
 def test_proof_of_play_report_and_csv(client):

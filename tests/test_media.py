@@ -1,12 +1,15 @@
 """The media library: uploads checked by content, images with variants, serving, pages, API."""
 
+import datetime as dt
+
 import pytest
-from conftest import api_token, csrf, login, rows
+from conftest import api_token, csrf, in_app, login, pages, refuses_bad_paging, rows
 from images import SVG, SVG_PLAIN, bomb, gzip_archive, jpeg_rotated, png, png_with_script, sized, zip_archive
 from sqlalchemy import select
 
 from media.models import Media, MediaJob
 from playlists.models import Layout, LayoutVersion
+from signage.api import make_cursor
 from signage.models import AuditEntry
 
 
@@ -239,6 +242,42 @@ def test_api_lists_and_describes_items(client):
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     r = client.post("/api/v1/media", headers=headers, json={"files": []})
     assert r.status_code == 400 and "multipart/form-data" in r.json()["message"]
+
+
+def test_the_media_list_pages_newest_first_with_its_filters(client):
+    """Issue 13 point 7: all the items (the list stopped at 200), newest first (by upload time,
+    then id: items of the same moment too), `limit` and `cursor` with the next page in `Link`;
+    an item uploaded while paging comes before the first page, so no page repeats or skips one."""
+    start = dt.datetime(2026, 1, 1, 8, 0, 0, 123457, tzinfo=dt.UTC)
+
+    async def add(n):
+        async with client.app.state.db.begin() as s:
+            for i in range(n):  # three at each moment, and ids not in the order of time
+                at = start + dt.timedelta(seconds=(i * 7) % n // 3)
+                s.add(Media(name=f"m{i}.png", kind="image", sha256=f"{i:064x}", ext="png", mime="image/png", size=1,
+                            folder="A" if i % 2 else "", created_at=at))  # fmt: skip
+
+    in_app(client, add, 230)
+    newest = sorted(rows(client, select(Media)), key=lambda m: (m.created_at, m.id), reverse=True)
+    headers = api_token(client, "editor")
+    assert [i["id"] for i in client.get("/api/v1/media", headers=headers).json()["items"]] == [m.id for m in newest]
+
+    got = pages(client, "/api/v1/media?limit=50", headers, items="items")
+    assert [len(p) for p in got] == [50, 50, 50, 50, 30]
+    assert [i["id"] for p in got for i in p] == [m.id for m in newest]
+    got = pages(client, "/api/v1/media?limit=40&folder=A&kind=image&q=m", headers, items="items")
+    assert [i["id"] for p in got for i in p] == [m.id for m in newest if m.folder == "A"]
+    assert pages(client, "/api/v1/media?limit=40&kind=video", headers, items="items") == [[]]
+
+    r = client.get("/api/v1/media?limit=100", headers=headers)
+    uploaded = api_upload(client, headers, ("new.png", png(color="green"), "image/png")).json()["items"][0]
+    rest = pages(client, r.headers["link"][1 : r.headers["link"].index(">")], headers, items="items")
+    assert [i["id"] for i in r.json()["items"]] + [i["id"] for p in rest for i in p] == [m.id for m in newest]
+    assert client.get("/api/v1/media?limit=1", headers=headers).json()["items"][0]["id"] == uploaded["id"]
+
+    forged = [make_cursor("rooms", 1), make_cursor("media", "2026-01-01T08:00:00", 1), make_cursor("media", 1, 1)]
+    forged += [make_cursor("media", "2026-13-01T08:00:00+00:00", 1), make_cursor("media", "0001-01-01T00:00+08:00", 1)]
+    refuses_bad_paging(client, "/api/v1/media", headers, forged)
 
 
 def test_rename_and_move_to_a_folder(client):

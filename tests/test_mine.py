@@ -12,7 +12,7 @@ from doors_helpers import go_to, meeting, setup_room, wait_for
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from booking_api.checkin import qr_token
+from booking_api.doors.checkin import qr_token
 from booking_api.models import Booking, CheckIn, Reply
 from signage.models import User
 

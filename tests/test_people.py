@@ -73,7 +73,12 @@ def test_role_change_and_deactivation_take_effect(client):
         follow_redirects=False,
     )
     assert r.status_code == 303 and user(client, editor).role == "member"
-    client.cookies = editor_jar
+    client.cookies = editor_jar  # a role change ends every session of the user (signage.sessions)
+    r = client.get("/layouts", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    client.cookies.clear()
+    login(client, "member", editor)  # signed in again: the new role
+    editor_jar = dict(client.cookies)
     assert client.get("/layouts").status_code == 403
     client.cookies = admin_jar
     client.post(f"/admin/users/{uid}", data={"role": "member", "csrf_token": csrf(client)})

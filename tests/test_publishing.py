@@ -1,12 +1,12 @@
-"""Publishing reaches every affected screen's event stream within a second: a screen that
-plays the layout through a group schedule entry, and screens under an emergency override."""
+"""Publishing reaches every affected screen's event stream at once (pushed; the stream sends
+nothing else but pings): a screen that plays the layout through a group schedule entry, and
+screens under an emergency override."""
 
 import secrets
 import threading
-import time
 
 import httpx
-from conftest import make_token, run_sync, server_settings
+from conftest import make_token, run_sync, server_settings, wait_for
 from test_player import read_events
 
 from player.models import Screen, ScreenGroup
@@ -38,18 +38,14 @@ def listen(server, key):
     found, stop = [], threading.Event()
     url = f"{server.url}/player/api/events?key={key}"
     threading.Thread(target=read_events, args=(url, found, stop), daemon=True).start()
-    deadline = time.monotonic() + 5
-    while not found and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert found and found[0][0] == "hello"
+    wait_for(lambda: found, timeout=10)
+    assert found[0][0] == "hello"
     return found, stop
 
 
-def wait_for(found, n, since):
-    while len(found) < n and time.monotonic() < since + 2:
-        time.sleep(0.01)
-    assert len(found) >= n, found
-    return found[n - 1][1] - since
+def heard(found, n) -> None:
+    """The stream has sent `n` events (arrival within a generous timeout: speed is for bench/)."""
+    wait_for(lambda: len(found) >= n, timeout=10)
 
 
 def test_scheduled_and_overridden_screens_hear_at_once(make_server):
@@ -60,21 +56,17 @@ def test_scheduled_and_overridden_screens_hear_at_once(make_server):
     try:
         with httpx.Client(base_url=server.url, headers=headers) as c:
             lid = c.post("/api/v1/layouts", json={"name": "L", "regions": [CLOCK]}).json()["id"]
-            sent = time.monotonic()
             r = c.post("/api/v1/schedules", json={"layout_id": lid, "group_id": group, "start_date": "2026-01-01"})
             assert r.status_code == 201, r.text
-            assert wait_for(found, 2, sent) < 1.0  # the new entry
-            sent = time.monotonic()
+            heard(found, 2)  # the new entry
             assert c.post(f"/api/v1/layouts/{lid}/publish").status_code == 201
-            assert wait_for(found, 3, sent) < 1.0  # the publish, through the group's entry
+            heard(found, 3)  # the publish, through the group's entry
             state = c.get("/player/api/state", headers={"X-Screen-Key": key}).json()
             assert state["layout"]["id"] == lid
-            sent = time.monotonic()
             eid = c.post("/api/v1/emergency", json={"message": "Evacuate"}).json()["id"]
-            assert wait_for(found, 4, sent) < 1.0
-            sent = time.monotonic()
+            heard(found, 4)
             c.post(f"/api/v1/emergency/{eid}/clear")
-            assert wait_for(found, 5, sent) < 1.0
+            heard(found, 5)
     finally:
         stop.set()
     assert [e for e, _t in found[:5]] == ["hello", "state", "state", "state", "state"]

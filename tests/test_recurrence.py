@@ -7,7 +7,7 @@ from bookings_helpers import TZ, at, book, iso, make_room
 from conftest import api_token, rows
 from sqlalchemy import select
 
-from booking_api import recurrence
+from booking_api.bookings import recurrence
 from booking_api.models import Booking
 from signage import i18n
 from signage.errors import Invalid

@@ -4,11 +4,12 @@ import datetime as dt
 
 import pytest
 from bookings_helpers import TZ, at, book, make_room
-from conftest import api_token, csrf, in_app, login, rows
+from conftest import api_token, csrf, in_app, login, pages, refuses_bad_paging, rows
 from sqlalchemy import select
 
 from booking_api.models import Attendee, Booking, Room, RoomOwner
 from player.models import Screen
+from signage.api import make_cursor
 from signage.models import AuditEntry
 
 
@@ -18,7 +19,9 @@ def client(make_client):
 
 
 def shift_to(client, admin, when: dt.datetime) -> None:
-    now = dt.datetime.fromisoformat(client.post("/api/v1/clock", json={"shift_seconds": 0}, headers=admin).json()["now"])
+    now = dt.datetime.fromisoformat(
+        client.post("/api/v1/clock", json={"shift_seconds": 0}, headers=admin).json()["now"]
+    )
     r = client.post("/api/v1/clock", json={"shift_seconds": (when - now).total_seconds()}, headers=admin)
     assert r.status_code == 200, r.text
 
@@ -41,7 +44,7 @@ def test_a_room_with_meetings_to_come_is_not_deleted(client):
 
     # a cancelled meeting does not hold the room back; one in progress does
     assert client.delete(f"/api/v1/bookings/{later['id']}", headers=member).status_code == 200
-    shift_to(client, admin, at(10, 30))
+    shift_to(client, admin, at(10, 5))  # before 10:15, when the room timer would release it as a no-show
     r = client.delete(f"/api/v1/rooms/{room['id']}", headers=admin)
     assert r.status_code == 409 and r.json()["detail"]["bookings"] == [first["id"]]
 
@@ -155,3 +158,40 @@ def test_rooms_are_listed_by_building_floor_capacity_and_equipment(client):
     assert names(building="C") == []
     r = client.get("/api/v1/rooms", params={"capacity": "many"}, headers=admin)
     assert r.status_code == 400 and r.json()["detail"]["field"] == "capacity"
+
+
+def test_the_rooms_list_pages_by_id_with_its_filters(client):
+    """Issue 13 point 7: `limit` and `cursor`, the next page in `Link`, rooms added meanwhile
+    neither repeated nor skipped; equipment (checked after reading) still fills each page."""
+    admin = api_token(client, "admin")
+    member = api_token(client, "member")
+    tv = {0, 4, 6}
+    ids = [make_room(client, admin, name=f"R{i}", equipment=["tv"] if i in tv else [])["id"] for i in range(7)]
+
+    got = pages(client, "/api/v1/rooms?limit=3", member)
+    assert [len(p) for p in got] == [3, 3, 1]  # no Link after the last page
+    assert [r["id"] for p in got for r in p] == ids
+
+    seen, url, added = [], "/api/v1/rooms?limit=2", []
+    while url:  # a room added while paging comes once, at the end
+        r = client.get(url, headers=member)
+        seen += [x["id"] for x in r.json()]
+        if len(added) < 2:
+            added.append(make_room(client, admin, name=f"New {len(added)}")["id"])
+        url = r.headers["link"][1 : r.headers["link"].index(">")] if "link" in r.headers else None
+    assert seen == ids + added
+
+    got = pages(client, "/api/v1/rooms?limit=1&equipment=tv", member)
+    assert [[r["id"] for r in p] for p in got] == [[ids[i]] for i in sorted(tv)]
+    got = pages(client, "/api/v1/rooms?limit=2&equipment=tv&capacity=8", member)
+    assert [[r["id"] for r in p] for p in got] == [[ids[0], ids[4]], [ids[6]]]
+    assert pages(client, "/api/v1/rooms?limit=2&building=Nowhere", member) == [[]]
+
+    assert len(client.get("/api/v1/rooms", headers=member).json()) == 9  # 500 by default
+    forged = [
+        make_cursor("media", "2026-01-01T00:00:00+00:00", 1),
+        make_cursor("rooms", "1"),
+        make_cursor("rooms", 2**31),
+    ]
+    forged += [make_cursor("rooms", True), make_cursor("rooms", 1.5), make_cursor("rooms", 1, 2), make_cursor("rooms")]
+    refuses_bad_paging(client, "/api/v1/rooms", member, forged)

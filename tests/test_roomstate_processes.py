@@ -3,13 +3,13 @@ audited once, whichever process gets there first (a conditional UPDATE)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import time
 
 import httpx
 import pytest
 from bookings_helpers import at
-from conftest import make_token, run_sync, server_settings
+from conftest import make_token, run_sync, server_settings, wait_for
 from sqlalchemy import select
 
 from booking_api.models import Booking
@@ -17,6 +17,8 @@ from signage.db import Database
 from signage.models import AuditEntry
 
 pytestmark = pytest.mark.slow
+
+ROUNDS = 4
 
 
 def read(settings, query):
@@ -31,33 +33,63 @@ def read(settings, query):
     return run_sync(run())
 
 
-def test_two_processes_release_a_no_show_once(make_server):
-    servers = [make_server(SIGNAGE_TEST_CLOCK="1"), make_server(SIGNAGE_TEST_CLOCK="1")]
+def shift_all_to(urls: list[str], headers: dict, target: dt.datetime) -> list[dt.datetime]:
+    """Every process's booking clock to `target`, all at once; each one's time right after."""
+
+    async def shift():
+        async with httpx.AsyncClient(timeout=30) as c:
+
+            async def one(url):
+                now = await c.post(url + "/api/v1/clock", json={"shift_seconds": 0}, headers=headers)
+                by = (target - dt.datetime.fromisoformat(now.json()["now"])).total_seconds()
+                return await c.post(url + "/api/v1/clock", json={"shift_seconds": by}, headers=headers)
+
+            return await asyncio.gather(*(one(url) for url in urls))
+
+    return [dt.datetime.fromisoformat(r.json()["now"]) for r in run_sync(shift())]
+
+
+def timers_idle_since(urls: list[str], shifted: list[dt.datetime]) -> bool:
+    """Each process's room timer has ticked at or after its shift, and sleeps with no change waiting."""
+    for url, since in zip(urls, shifted, strict=True):
+        timer = httpx.get(url + "/healthz", timeout=5).json()["room_timer"]
+        if not (timer["idle"] and timer["ticked_at"] and dt.datetime.fromisoformat(timer["ticked_at"]) >= since):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("events", ["in-process", "redis"])
+def test_two_processes_release_a_no_show_once(make_server, events, request):
+    env = {"SIGNAGE_TEST_CLOCK": "1"}
+    if events == "redis":  # each process's clock and bookings wake the other's timer too
+        env["SIGNAGE_REDIS_URL"] = request.getfixturevalue("redis_url")
+    servers = [make_server(**env), make_server(**env)]
+    urls = [s.url for s in servers]
     settings = server_settings(servers[0])
     admin = make_token(settings, "admin")
-    base = servers[0].url
-    room = httpx.post(base + "/api/v1/rooms", json={"name": "Orchid", "capacity": 4}, headers=admin).json()
-    ids = []
-    for hour in (9, 10, 11):
-        start = at(hour)
-        body = {
-            "room_id": room["id"],
-            "title": f"At {hour}",
-            "start": start.isoformat(),
-            "end": (start + dt.timedelta(minutes=30)).isoformat(),
-        }
-        ids.append(httpx.post(base + "/api/v1/bookings", json=body, headers=admin).json()["id"])
-    for server in servers:  # both clocks jump past every grace time at once
-        now = dt.datetime.fromisoformat(
-            httpx.post(server.url + "/api/v1/clock", json={"shift_seconds": 0}, headers=admin).json()["now"]
-        )
-        httpx.post(server.url + "/api/v1/clock", json={"shift_seconds": (at(12) - now).total_seconds()}, headers=admin)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if {b.status for b in read(settings, select(Booking))} == {"no_show"}:
-            break
-        time.sleep(0.1)
-    assert sorted(b.id for b in read(settings, select(Booking)) if b.status == "no_show") == sorted(ids)
-    time.sleep(0.5)  # the slower process has had its turn too
-    audited = read(settings, select(AuditEntry).where(AuditEntry.action == "booking.no_show"))
-    assert sorted(e.target for e in audited) == sorted(f"booking:{i}" for i in ids)
+    room = httpx.post(urls[0] + "/api/v1/rooms", json={"name": "Orchid", "capacity": 4}, headers=admin).json()
+    released: list[int] = []
+    for day in range(1, ROUNDS + 1):  # each round a day later, both clocks ahead of the last round
+        ids = []
+        for n, hour in enumerate((9, 10, 11)):  # booked through either process
+            start = at(hour, days=day)
+            body = {
+                "room_id": room["id"],
+                "title": f"Day {day} at {hour}",
+                "start": start.isoformat(),
+                "end": (start + dt.timedelta(minutes=30)).isoformat(),
+            }
+            r = httpx.post(urls[n % 2] + "/api/v1/bookings", json=body, headers=admin)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        # both clocks jump past every grace time of the day at once
+        shifted = shift_all_to(urls, admin, at(12, days=day))
+
+        def both_idle(shifted=shifted):
+            return timers_idle_since(urls, shifted)
+
+        wait_for(both_idle)
+        released += ids
+        assert sorted(b.id for b in read(settings, select(Booking)) if b.status == "no_show") == sorted(released)
+        audited = read(settings, select(AuditEntry).where(AuditEntry.action == "booking.no_show"))
+        assert sorted(e.target for e in audited) == sorted(f"booking:{i}" for i in released)

@@ -53,7 +53,7 @@ REQUESTS = [
     ("GET", "/login"),
     ("DELETE", "/healthz"),
     ("GET", "/api/v1/nothing-here"),
-    ("GET", "/static/live.js"),
+    ("GET", "/static/signage/live.js"),
     ("POST", "/api/v1/bookings"),
 ]
 

@@ -25,6 +25,28 @@ def today_in(tz="Asia/Shanghai") -> dt.date:
     return dt.datetime.now(ZoneInfo(tz)).date()
 
 
+def morning_zone(now: dt.datetime) -> tuple[str, dt.datetime]:
+    """A fixed-offset zone where it is 10:xx at `now`, and the local time there.
+
+    A window "two hours from now" in a zone the test picks never crosses midnight,
+    whatever the hour of the run (it did in UTC between 21:00 and 21:59).
+    """
+    from zoneinfo import ZoneInfo
+
+    offset = 10 - now.hour  # -13 … 10 hours
+    if offset < -12:
+        offset += 24
+    zone = f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-3 is UTC+3
+    return zone, now.astimezone(ZoneInfo(zone))
+
+
+def test_morning_zone_is_morning_at_every_hour_of_the_day():
+    day = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    for minutes in range(0, 24 * 60, 7):
+        _zone, local = morning_zone(day + dt.timedelta(minutes=minutes))
+        assert local.hour == 10
+
+
 def test_the_winning_entry_plays_and_next_check_says_when_it_changes(client):
     headers = api_token(client, "editor")
     default, lobby, promo = (published_layout(client, headers, n) for n in ("Default", "Lobby", "Promo"))
@@ -36,6 +58,7 @@ def test_the_winning_entry_plays_and_next_check_says_when_it_changes(client):
     r = client.post("/api/v1/schedules", headers=headers, json={"layout_id": lobby, "group_id": group, **today_only})
     assert r.status_code == 201, r.text
     assert r.json()["timezone"] == "Asia/Shanghai" and r.json()["end_time"] == "24:00"
+    lobby_entry = r.json()["id"]
     got = state(client, key)
     assert got["layout"]["id"] == lobby and 0 < got["next_check"] <= 86400  # ends at local midnight
     body = {"layout_id": promo, "screen_id": sid, "priority": 0, **all_day}
@@ -48,19 +71,16 @@ def test_the_winning_entry_plays_and_next_check_says_when_it_changes(client):
     assert playing["now"]["layout_id"] == lobby and playing["emergency"] is None
     assert playing["timeline"][0]["layout_id"] == lobby and len(playing["timeline"]) >= 1
     assert client.delete(f"/api/v1/schedules/{promo_id}", headers=headers).status_code == 204
-    assert [s.id for s in rows(client, select(Schedule))] != [promo_id]
+    assert [s.id for s in rows(client, select(Schedule))] == [lobby_entry]
 
 
 def test_a_window_that_starts_later_today_is_next(client):
     headers = api_token(client, "editor")
     default, evening = published_layout(client, headers, "Default"), published_layout(client, headers, "Evening")
     sid, key = make_screen(client, layout_id=default)
-    now = dt.datetime.now(dt.UTC)
-    start = (now + dt.timedelta(hours=2)).strftime("%H:00")
-    end = (now + dt.timedelta(hours=3)).strftime("%H:00")
-    if end <= start:  # the window would cross midnight UTC; use the whole next day instead
-        start, end = "00:00", "24:00"
-    body = {"layout_id": evening, "screen_id": sid, "start_date": str(now.date()), "timezone": "UTC"}
+    zone, local = morning_zone(dt.datetime.now(dt.UTC))
+    start, end = f"{local.hour + 2:02}:00", f"{local.hour + 3:02}:00"
+    body = {"layout_id": evening, "screen_id": sid, "start_date": str(local.date()), "timezone": zone}
     client.post("/api/v1/schedules", headers=headers, json={**body, "start_time": start, "end_time": end})
     got = state(client, key)
     assert got["layout"]["id"] == default and 3600 <= got["next_check"] <= 26 * 3600

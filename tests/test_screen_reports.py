@@ -37,7 +37,9 @@ def test_a_burst_of_reports_is_stored_in_few_batches(client):
                 calls.append(reports.save(screen_id, {"last_seen": seen, "received_version": n + 1}, "ack"))
                 calls.append(reports.save(screen_id, {"applied_version": n + 1, "applied_layout": "7"}, "ack"))
             await asyncio.gather(*calls)
-            await asyncio.sleep(0.2)
+            async with asyncio.timeout(10):  # until every screen has been announced
+                while {i for e in events for i in e["screen_ids"]} != set(ids):
+                    await asyncio.sleep(0.01)
             listener.cancel()
         return events
 

@@ -165,7 +165,7 @@ def test_library_page_shows_failure_and_progress(client, videos):
 
 
 def test_progress_reaches_the_library_page_over_sse(make_server, videos):
-    """A real server: the SSE stream of /media/events carries progress, then "ready"."""
+    """A real server: the SSE stream of /events/media carries progress, then "ready"."""
     server = make_server()
 
     headers = make_token(server_settings(server), "editor")
@@ -174,7 +174,7 @@ def test_progress_reaches_the_library_page_over_sse(make_server, videos):
 
     def listen():
         with httpx.stream(
-            "GET", server.url + "/media/events", headers={**headers, "Accept": "text/event-stream"}, timeout=60
+            "GET", server.url + "/events/media", headers={**headers, "Accept": "text/event-stream"}, timeout=60
         ) as r:
             assert r.status_code == 200
             event = None
@@ -201,7 +201,7 @@ def test_progress_reaches_the_library_page_over_sse(make_server, videos):
 
 def test_event_stream_needs_an_event_source(client):
     headers = api_token(client, "editor")
-    r = client.get("/media/events", headers=headers)
+    r = client.get("/events/media", headers=headers)
     assert r.status_code == 400 and "event stream" in r.text
 
 

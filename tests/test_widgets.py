@@ -20,7 +20,18 @@ from widgets import weather
 from widgets.models import WeatherReading
 from widgets.text import formatted
 
-TYPES = ["clock", "weather", "image", "video", "text", "qrcode", "webpage", "room_status", "meeting_list"]
+TYPES = [
+    "clock",
+    "weather",
+    "image",
+    "video",
+    "text",
+    "qrcode",
+    "webpage",
+    "room_status",
+    "meeting_list",
+    "waiting_room",
+]
 
 
 def preview(client, widget, **options):

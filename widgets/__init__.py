@@ -9,7 +9,7 @@ The same `render` serves the editor preview and the player.
 
 from __future__ import annotations
 
-from widgets import clock, image, meeting_list, qrcode, room_status, text, video, weather, webpage
+from widgets import clock, image, meeting_list, qrcode, room_status, text, video, waiting_room, weather, webpage
 from widgets.base import Widget, form_fields, render, validate
 
 REGISTRY: dict[str, Widget] = {
@@ -24,6 +24,7 @@ REGISTRY: dict[str, Widget] = {
         webpage.widget,
         room_status.widget,
         meeting_list.widget,
+        waiting_room.widget,
     )
 }
 

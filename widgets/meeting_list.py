@@ -1,7 +1,8 @@
 """Meeting list: today's and upcoming meetings of one room, a floor, or every room (SPEC A2).
 
 For lobby boards. Like room status, the layout renders a shell and the browser
-code keeps the list live from the booking stream (`booking_api.doors`).
+code keeps the list live from the booking stream (`booking_api.doors.doors`). A lobby is
+public: a private meeting is "Busy" (booking_api.bookings.visibility.public_title).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ class MeetingListOptions(BaseModel):
 async def body(options: MeetingListOptions, s, settings, now) -> tuple[str, str]:
     from sqlalchemy import select
 
-    from booking_api.availability import booking_state
+    from booking_api.bookings.visibility import public_title
+    from booking_api.doors.roomstate import COLOURS, day_bounds
     from booking_api.models import ACTIVE, Booking, Room
-    from booking_api.roomstate import COLOURS, day_bounds
+    from booking_api.rooms.availability import booking_state
 
     start, _end = day_bounds(now, ZoneInfo(settings.timezone))
     end = start + dt.timedelta(days=options.days)
@@ -52,7 +54,9 @@ async def body(options: MeetingListOptions, s, settings, now) -> tuple[str, str]
     rows = []
     for b, room in (await s.execute(query)).all():
         state = "released" if b.status == "no_show" else booking_state(b, now)
-        rows.append({"b": b, "room": room, "state": state, "colour": COLOURS.get(state, "white")})
+        rows.append(
+            {"b": b, "title": public_title(b), "room": room, "state": state, "colour": COLOURS.get(state, "white")}
+        )
     return render_string("widgets/_meeting_list_body.html", {"o": options, "rows": rows}), "list"
 
 

@@ -1,7 +1,7 @@
 """Room status: a door screen's view of one room (SPEC A2, B5).
 
 The layout renders a shell (the room's name); the widget's browser code then opens
-the room's live stream (`booking_api.doors`), which sends the body rendered by
+the room's live stream (`booking_api.doors.doors`), which sends the body rendered by
 `body()` whenever the room's state changes (and every half minute, for the time
 left and a fresh check-in QR code). Its buttons (check in, end, extend, walk-up,
 service call) post with the screen's key; a preview without a key shows them disabled.
@@ -47,8 +47,8 @@ def qr_image(link: str) -> str:
 
 async def body(options: RoomStatusOptions, s, settings, now, qr_link) -> tuple[str, str]:
     """(html of the widget's live part, state) for the room now. `qr_link(booking_id)` → a check-in URL."""
+    from booking_api.doors.roomstate import load_status
     from booking_api.models import Room
-    from booking_api.roomstate import load_status
 
     room = await s.get(Room, options.room_id) if options.room_id else None
     if room is None:

@@ -1,6 +1,6 @@
 // The media library in the browser: uploads with a progress bar per file (one
 // request per file, XMLHttpRequest upload.onprogress), drag and drop onto the page,
-// and live progress of background work over SSE (GET /media/events).
+// and live progress of background work over SSE (GET /events/media).
 (function () {
   "use strict";
   const form = document.querySelector("form.upload");
@@ -11,7 +11,7 @@
   function refresh() {  // re-render the live part of the page (grid or detail) in place
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
-      const live = document.querySelector("[data-live]");
+      const live = document.querySelector("[data-media-live]");
       if (live && window.htmx) htmx.ajax("GET", location.pathname + location.search, { target: "#" + live.id, swap: "outerHTML" });
     }, 150);
   }
@@ -91,7 +91,7 @@
   }
 
   // Live: background progress of videos, and any change made elsewhere.
-  const source = new EventSource("/media/events");
+  const source = new EventSource("/events/media");
   source.addEventListener("progress", (e) => {
     const data = JSON.parse(e.data);
     document.querySelectorAll(`[data-media-id="${data.id}"] .processing`).forEach((el) => {

@@ -14,7 +14,7 @@
       htmx.ajax("GET", "/screens", { target: "#fleet", swap: "innerHTML" });
     }, 150);
   }
-  const source = new EventSource(fleet.dataset.live);
+  const source = new EventSource(fleet.dataset.stream);
   source.addEventListener("changed", reload);
   setInterval(reload, 30000);
 })();

@@ -16,7 +16,7 @@
 (function () {
   "use strict";
   const Signage = (window.Signage = window.Signage || {});
-  const PLAYER_VERSION = "1.1.0";
+  const PLAYER_VERSION = "1.2.0";
 
   // Scale a fixed-size canvas to the window, letterboxed.
   function fit(stage) {
@@ -38,7 +38,7 @@
   const HEARTBEAT_MS = 60000, PLAYS_MS = 10000, MAX_PLAYS = 5000, SEGMENT_MS = 300000;
   const $ = (id) => document.getElementById(id);
   const player = (Signage.player = { shown: null, online: false, state: null, reconnects: 0 });
-  let source = null, backoff = 1000, reconnectTimer = null, checkTimer = null;
+  let source = null, backoff = 1000, reconnectTimer = null, checkTimer = null, checkAt = 0, checkMissed = false;
   let playlists = [], segments = [], blobs = new Map(), lastFrame = Date.now();
 
   // ---------------------------------------------------------------- storage
@@ -86,7 +86,12 @@
     player.state = state;
     if (state.screen && state.screen.claimed) store.set(STATE, state);
     clearTimeout(checkTimer);
-    if (state.next_check) checkTimer = setTimeout(check, state.next_check * 1000);
+    checkAt = 0;
+    if (state.next_check != null) {  // the state may change then without an event: look again
+      const wait = Math.max(state.next_check * 1000, 250);
+      checkAt = Date.now() + wait;
+      checkTimer = setTimeout(check, wait);
+    }
     if (!state.screen.claimed) {
       clearStage();
       player.shown = null;
@@ -99,7 +104,7 @@
       player.shown = null;
       $("screen-name").textContent = state.screen.name;
       show("waiting");
-    } else if (shownKey() !== state.layout.id + ":" + state.layout.version) {
+    } else if (!showing(state.layout)) {
       // "received" goes alone only when applying takes long (large media); else with "applied"
       const version = state.layout.version;
       clearTimeout(receivedTimer);
@@ -112,12 +117,35 @@
     return player.shown ? player.shown.id + ":" + player.shown.version : "";
   }
 
+  function playsOf(layout) {  // which items each playlist region of a layout plays
+    return JSON.stringify(layout.regions.map((r) => (r.items || []).map((i) => i.id)));
+  }
+
+  // The stage shows this version, with the same playlist items (a version's items come on
+  // and go as their validity starts and ends: then it is shown again).
+  function showing(layout) {
+    return shownKey() === layout.id + ":" + layout.version && player.shown.plays === playsOf(layout);
+  }
+
+  // A `layout` frame: a new version of the layout shown. Its `next_check` (when one of its
+  // items starts or stops being valid) counts, and so does the check already due (the
+  // schedule's next change).
+  function applyLayout(layout) {
+    const next = layout.next_check;
+    delete layout.next_check;
+    const due = checkAt ? Math.max(checkAt - Date.now(), 0) / 1000 : null;
+    const soonest = next == null ? due : due == null ? next : Math.min(next, due);
+    apply(Object.assign({}, player.state, { layout, next_check: soonest }));
+  }
+
   async function check() {  // asked by next_check, or after a stream error
+    checkMissed = false;
     try {
       const r = await api("/player/api/state");
       if (r.status === 401) return forget();
-      if (r.ok) apply(await r.json());
+      if (r.ok) return apply(await r.json());
     } catch (e) { /* unreachable: keep playing */ }
+    checkMissed = true;  // asked again once the stream is back
   }
 
   // ---------------------------------------------------------------- media held in memory
@@ -206,7 +234,7 @@
     blobs = held;
     tellWorker();
     Signage.widgets.start(stage);
-    player.shown = { id: layout.id, version: layout.version };
+    player.shown = { id: layout.id, version: layout.version, plays: playsOf(layout) };
     playlists = [];
     for (const r of layout.regions) {
       const div = stage.querySelector(`[data-region="${CSS.escape(String(r.id))}"]`);
@@ -414,11 +442,11 @@
       heartbeat();
       if (player.shown) post("/player/api/ack", { version: player.shown.version, layout: String(player.shown.id) }).catch(() => {});
       sendPlays();
+      if (checkMissed) check();
     });
     source.addEventListener("state", (e) => apply(JSON.parse(e.data)));
     source.addEventListener("layout", (e) => {
-      const layout = JSON.parse(e.data);
-      if (player.state) apply(Object.assign({}, player.state, { layout }));
+      if (player.state) applyLayout(JSON.parse(e.data));
     });
     source.addEventListener("reload", () => location.reload());
     source.addEventListener("identify", (e) => identify(JSON.parse(e.data).name));

@@ -5,7 +5,7 @@
 // last state itself (localStorage), which also covers origins without service workers.
 "use strict";
 const CACHE = "signage-player-1";
-const SHELL = ["/player", "/static/player.js", "/static/player.css", "/static/widgets.js"];
+const SHELL = ["/player", "/static/player/player.js", "/static/player/player.css", "/static/widgets/widgets.js"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -2,7 +2,7 @@
 
 import httpx
 import pytest
-from conftest import PASSWORD, make_token, make_user, server_settings
+from conftest import make_token, make_user, server_settings, sign_in_page
 
 
 @pytest.mark.browser
@@ -12,17 +12,14 @@ def test_new_audit_entries_appear_live(make_server, browser):
     admin = make_user(settings, "admin")
     page = browser.new_context().new_page()
     try:
-        page.goto(server.url + "/login")
-        page.fill("input[name=email]", admin)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form button[type=submit]")
+        sign_in_page(page, server.url, admin)  # waits for the signed-in page (a click did not)
         page.goto(server.url + "/admin/audit")
         page.evaluate("window.__marker = 1")
         assert page.locator("tbody tr", has_text="/api/v1/screens/claim").count() == 0
         headers = make_token(settings, "editor")
         r = httpx.post(server.url + "/api/v1/screens/claim", headers=headers, json={"code": "000000", "name": "x"})
         assert r.status_code == 400
-        page.locator("tbody tr.failure", has_text="/api/v1/screens/claim").wait_for(timeout=5000)
+        page.locator("tbody tr.failure", has_text="/api/v1/screens/claim").wait_for(timeout=10_000)
         assert page.evaluate("window.__marker") == 1
     finally:
         page.context.close()

@@ -13,12 +13,15 @@ import httpx
 import pytest
 from bookings_helpers import at
 from conftest import PASSWORD, make_user, run_sync, server_settings
+from sqlalchemy import select
 
-from booking_api.doorlayouts import create_layout, door_display
+from booking_api.doors.layouts import create_layout, door_display
+from booking_api.models import Booking, CheckIn
 from signage.db import Database
-from signage.users import create_token
+from signage.users.store import create_token
 
-pytestmark = pytest.mark.browser
+# The door screen in the browser does not depend on the database (tests/test_doors.py runs on both).
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
 TIMEOUT_MS = 10_000
 ORANGE, BLUE, WHITE = "rgb(243, 156, 18)", "rgb(30, 100, 200)", "rgb(255, 255, 255)"
@@ -62,14 +65,27 @@ class Site:
         return run_sync(run())
 
 
-# The door screen in the browser does not depend on the database (tests/test_doors.py runs on both).
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
 def shows(page, state, colour):
     widget = page.locator(f".w-room-status[data-state='{state}']")
     widget.wait_for()
     assert widget.evaluate("el => getComputedStyle(el).backgroundColor") == colour
+
+
+def stored(site) -> dict[int, tuple[str, str | None]]:
+    """Each booking's status and how it was checked in (None: it was not), from the database."""
+
+    async def run():
+        db = Database(site.settings.db_url)
+        try:
+            async with db.session() as s:
+                found = await s.execute(
+                    select(Booking.id, Booking.status, CheckIn.via).outerjoin(CheckIn, CheckIn.booking_id == Booking.id)
+                )
+                return {bid: (status, via) for bid, status, via in found}
+        finally:
+            await db.close()
+
+    return run_sync(run())
 
 
 def test_door_screen_live_check_in_walk_up_and_no_show(make_server, browser):
@@ -152,7 +168,12 @@ def test_door_screen_live_check_in_walk_up_and_no_show(make_server, browser):
         # The organizer sees the no-show on their phone.
         phone.goto(site.base + "/m/bookings")
         assert "Released: nobody checked in to “Nobody comes”" in phone.locator(".m-notices").inner_text()
-        assert third["id"] and first["id"]
+        got = stored(site)
+        assert [got[b["id"]] for b in (first, second, third)] == [
+            ("confirmed", "door"),
+            ("no_show", None),
+            ("confirmed", "qr"),
+        ]
         assert errors == []
     finally:
         door_ctx.close()

@@ -7,6 +7,7 @@ import datetime as dt
 
 import httpx
 import pytest
+from bookings_helpers import TZ
 from conftest import make_token, make_user, run_sync, server_settings, sign_in_page
 from playwright.sync_api import expect
 
@@ -50,7 +51,7 @@ def test_schedules_and_emergency_pages_follow_changes_made_elsewhere(make_server
 
         page.goto(server.url + "/schedules")
         page.evaluate("window.__marker = 1")
-        today = dt.date.today().isoformat()
+        today = dt.datetime.now(TZ).date().isoformat()  # the site's day
         entry = {"layout_id": layout, "group_id": group, "start_date": today, "priority": 7}
         r = httpx.post(f"{server.url}/api/v1/schedules", headers=api, json=entry)
         assert r.status_code == 201, r.text

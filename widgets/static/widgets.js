@@ -77,14 +77,15 @@
   function ensureStyle() {
     if (document.querySelector("link[data-widgets-booking]")) return;
     const link = document.createElement("link");
-    link.rel = "stylesheet"; link.href = "/static/widgets-booking.css"; link.dataset.widgetsBooking = "1";
+    link.rel = "stylesheet"; link.href = "/static/widgets/widgets-booking.css"; link.dataset.widgetsBooking = "1";
     document.head.appendChild(link);
   }
 
   function liveUrl(el, kind) {
     const params = new URLSearchParams({ widget: kind });
     const d = el.dataset;
-    for (const [name, value] of [["room_id", d.roomId], ["floor", d.floor], ["days", d.days], ["show_qr", d.showQr], ["show_service", d.showService]]) {
+    for (const [name, value] of [["room_id", d.roomId], ["floor", d.floor], ["days", d.days], ["show_qr", d.showQr], ["show_service", d.showService],
+      ["building", d.building], ["announce_minutes", d.announceMinutes], ["voice", d.voice]]) {
       if (value) params.set(name, value);
     }
     const key = screenKey();
@@ -98,7 +99,15 @@
     const source = new EventSource(liveUrl(el, kind));
     source.addEventListener("html", (ev) => {
       const data = JSON.parse(ev.data);
+      const note = target.querySelector(".w-rs-note");
+      const typed = note ? note.value : "";
       target.innerHTML = data.html;
+      if (el.dataset.serviceOpen) {  // a refresh keeps the call being made open, with its note
+        const kinds = target.querySelector(".w-rs-service");
+        if (kinds) kinds.hidden = false;
+        const again = target.querySelector(".w-rs-note");
+        if (again) again.value = typed;
+      }
       el.dataset.state = data.state;
     });
     return source;
@@ -119,12 +128,22 @@
       if (confirm) { confirm.hidden = false; btn.hidden = true; }
       return;
     }
+    if (action === "service-ask") {  // the kinds of call, and a note typed on the screen
+      const kinds = el.querySelector(".w-rs-service");
+      if (kinds) { kinds.hidden = !kinds.hidden; el.dataset.serviceOpen = kinds.hidden ? "" : "1"; }
+      return;
+    }
     const key = screenKey();
     if (!key) { say(el, el.dataset.msgPreview); return; }
     const body = {};
     if (btn.dataset.bookingId) body.booking_id = Number(btn.dataset.bookingId);
     if (btn.dataset.minutes) body.minutes = Number(btn.dataset.minutes);
     if (btn.dataset.until) body.until = btn.dataset.until;
+    if (action === "service") {
+      body.kind = btn.dataset.kind || "other";
+      const note = el.querySelector(".w-rs-note");
+      if (note && note.value.trim()) body.note = note.value.trim().slice(0, 500);
+    }
     btn.disabled = true;
     try {
       const r = await fetch(`/player/api/rooms/${el.dataset.roomId}/${action}`, {
@@ -132,6 +151,11 @@
       });
       const data = await r.json().catch(() => ({}));
       say(el, r.ok ? (action === "service" ? el.dataset.msgService : el.dataset.msgDone) : (data.message || r.statusText));
+      if (r.ok && action === "service") {
+        el.dataset.serviceOpen = "";
+        const kinds = el.querySelector(".w-rs-service");
+        if (kinds) kinds.hidden = true;
+      }
     } catch (e) {
       say(el, el.dataset.msgOffline);
     } finally {
@@ -157,7 +181,44 @@
     return () => source.close();
   }
 
-  const kinds = { clock, text, video, webpage, room_status: roomStatus, meeting_list: meetingList };
+  // A waiting room (widgets/waiting_room.py): the list, and each announcement once, shown
+  // large with its sentence spoken by the server, then back to the list.
+  const ANNOUNCE_MS = 15000;
+  function waitingRoom(el) {
+    if (!el.classList.contains("w-waiting-room")) return null;
+    const source = live(el, "waiting_room");
+    const voice = el.querySelector(".w-wr-voice");
+    const heard = new Set();
+    let timer = null;
+    const observer = new MutationObserver(() => {
+      const box = el.querySelector(".w-wr-announce");
+      if (!box) return;
+      const key = box.dataset.announceKey;
+      if (heard.has(key)) { if (el.dataset.announcing !== key) box.hidden = true; return; }
+      heard.add(key);
+      el.dataset.announcing = key;
+      el.classList.add("w-wr-announcing");
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        el.classList.remove("w-wr-announcing");
+        el.dataset.announcing = "";
+        const now = el.querySelector(".w-wr-announce");
+        if (now) now.hidden = true;
+      }, ANNOUNCE_MS);
+      if (el.dataset.voice === "true" && voice) {
+        const key2 = screenKey();
+        const path = key2 ? "/player/api/speech" : "/widgets/speech";
+        const params = new URLSearchParams({ booking_id: box.dataset.bookingId });
+        if (key2) params.set("key", key2);
+        voice.src = path + "?" + params;
+        voice.play().catch(() => {});
+      }
+    });
+    observer.observe(el.querySelector(".w-live"), { childList: true });
+    return () => { source.close(); observer.disconnect(); clearTimeout(timer); voice && voice.pause(); };
+  }
+
+  const kinds = { clock, text, video, webpage, room_status: roomStatus, meeting_list: meetingList, waiting_room: waitingRoom };
 
   function start(root) {
     const els = root.matches && root.matches("[data-widget]") ? [root] : [];

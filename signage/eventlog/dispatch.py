@@ -1,0 +1,285 @@
+"""The dispatcher: hands new events to the consumers that follow them.
+
+    dispatcher = Dispatcher(db)
+    dispatcher.follow("live", publish_live, writes=False)  # async def publish_live(s, events): ...
+    await dispatcher.start()  # in the app's lifespan, in every process
+
+Each consumer has a durable position (`event_consumers`, its tracking record). A
+delivery is one transaction: lock the consumer's row, read the events after its
+position (in order, at most BATCH), call the handler with the session, move the
+position. The handler's own writes (a notification queued, a statistic counted) go in
+that same transaction, so an event is acted on exactly once across restarts and
+crashes; what it does outside the database (publishing live) is at least once.
+
+With several processes on PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`: one
+process delivers a consumer's events at a time, the others skip it and look again after
+BUSY_SECONDS (the one delivering may have read before their commits). A handler that
+fails is rolled back (a savepoint), the position stays, and the consumer is retried
+with back-off (RETRY_SECONDS, doubling up to RETRY_MAX).
+
+Consumers never wait for each other: each has its own task, and each delivery its time
+limit (`delivery_seconds`, DELIVERY_SECONDS by default). A handler that has not returned
+by then is cancelled, its transaction rolled back, a warning names the consumer, and it
+is retried with back-off, with half the batch (back to BATCH once batches pass again).
+On SQLite a delivery's transaction holds the process's write lock, so a consumer that
+only publishes (`writes=False`: the live bus) is handed its events outside it, and its
+position moved after (at least once, as any publishing is): a publish never waits for
+writers, and one that hangs holds up no write.
+
+A commit that wrote events wakes the dispatcher of its process at once
+(`Database.events_committed`); every process also looks every POLL_SECONDS, which
+covers events written by processes that died before they delivered them.
+
+`/healthz` shows `health()` under `event_log` (tests/test_eventlog_processes.py sums
+`delivered` across processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from signage.db import Database, utcnow
+from signage.eventlog.models import Event, EventConsumer
+
+log = logging.getLogger("signage.eventlog")
+
+Handler = Callable[[object, list[Event]], Awaitable[None]]
+BATCH = 200
+POLL_SECONDS = 1.0
+BUSY_SECONDS = 0.05  # a consumer another process was delivering to is looked at again this soon
+RETRY_SECONDS = 1.0
+RETRY_MAX = 300.0
+PRUNE_EVERY = 3600.0
+DELIVERY_SECONDS = 30.0  # a handler not done by then is cancelled and retried
+
+
+class Dispatcher:
+    def __init__(self, db: Database, retention_days: int = 90, delivery_seconds: float = DELIVERY_SECONDS):
+        self.db, self.retention = db, dt.timedelta(days=retention_days)
+        self.delivery_seconds = delivery_seconds
+        self.consumers: dict[str, tuple[Handler, bool, bool]] = {}
+        self.woken: dict[str, asyncio.Event] = {}
+        self.tasks: dict[str, asyncio.Task] = {}  # one per consumer, and the pruner's
+        self.delivered: dict[str, int] = {}  # events each consumer was handed by this process (/healthz)
+        self.batch: dict[str, int] = {}  # each consumer's batch size: BATCH, halved after a delivery timed out
+        self.busy: set[str] = set()  # consumers another process was delivering to this round
+        self.stopping = asyncio.Event()
+
+    def follow(self, name: str, handler: Handler, from_start: bool = False, writes: bool = True) -> None:
+        """`handler(session, events)` gets every event after the consumer's position; a new
+        consumer starts at the end of the log, or at its start with `from_start`. A consumer
+        that only publishes (`writes=False`) is delivered outside SQLite's write lock."""
+        self.consumers[name] = (handler, from_start, writes)
+
+    def wake(self) -> None:
+        for woken in self.woken.values():
+            woken.set()
+
+    async def start(self) -> None:
+        for name, (_handler, from_start, _writes) in self.consumers.items():
+            async with self.db.begin() as s:
+                if await s.get(EventConsumer, name) is None:
+                    # Processes started together (`serve --workers 2` on a new database) each
+                    # find no row: the first insert wins, the others leave it be.
+                    end = 0 if from_start else (await s.scalar(select(func.max(Event.id)))) or 0
+                    row = {"name": name, "position": end, "failures": 0, "last_error": "", "updated_at": utcnow()}
+                    insert = postgresql.insert if self.db.backend == "postgresql" else sqlite.insert
+                    await s.execute(insert(EventConsumer).values(row).on_conflict_do_nothing(index_elements=["name"]))
+        self.db.on_events.append(self.wake)
+        for name in self.consumers:
+            self.woken[name], self.batch[name] = asyncio.Event(), BATCH
+            self.tasks[name] = asyncio.create_task(self.run(name), name=f"signage-events-{name}")
+        self.tasks[""] = asyncio.create_task(self.prune_every(PRUNE_EVERY), name="signage-events-prune")
+
+    async def stop(self) -> None:
+        if self.wake in self.db.on_events:
+            self.db.on_events.remove(self.wake)
+        if not self.tasks:
+            return
+        # Stopped between deliveries, not inside one (a transaction cancelled half-way
+        # could keep the app's shutdown waiting on its connection); cancelled only if stuck.
+        self.stopping.set()
+        self.wake()
+        tasks = list(self.tasks.values())
+        _done, stuck = await asyncio.wait(tasks, timeout=10)
+        for task in stuck:
+            task.cancel()
+        if stuck:
+            await asyncio.wait(stuck)
+        self.tasks = {}
+
+    async def run(self, name: str) -> None:
+        """Deliver to one consumer until stopped: at once when woken, else every POLL_SECONDS."""
+        woken = self.woken[name]
+        while not self.stopping.is_set():
+            woken.clear()
+            self.busy.discard(name)
+            try:
+                more = await self.deliver_in_time(name)
+            except Exception:  # the database is away: try again on the next round
+                log.exception("events not delivered to %s", name)
+                more = False
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), BUSY_SECONDS if name in self.busy else POLL_SECONDS)
+
+    async def deliver_in_time(self, name: str) -> bool:
+        """`deliver`, its handler given `delivery_seconds` (waiting for the write lock or the
+        consumer's row is not counted): one that hangs is cancelled and retried later."""
+        limit = asyncio.timeout(None)
+        try:
+            async with limit:
+                return await self.deliver(name, limit)
+        except Exception:
+            if not limit.expired():
+                raise
+        # Its transaction rolled back as it was cancelled; its failure is noted in another.
+        self.batch[name] = max(1, self.batch[name] // 2)
+        async with self.db.begin() as s:
+            consumer = await s.get(EventConsumer, name)
+            if consumer is not None:
+                self.failed(consumer, utcnow(), f"no answer within {self.delivery_seconds:g} s", name)
+        return False
+
+    async def deliver(self, name: str, limit: asyncio.Timeout | None = None) -> bool:
+        """Deliver one batch to `name`; True when more events may be waiting. `limit` starts
+        counting the handler's time once the batch is read."""
+        handler, _from_start, writes = self.consumers[name]
+        now = utcnow()
+        async with self.db.session() as s:  # a read first: most rounds find nothing to do
+            consumer = await s.get(EventConsumer, name)
+            if consumer is None or (consumer.retry_at is not None and consumer.retry_at > now):
+                return False
+            if not await s.scalar(select(Event.id).where(Event.id > consumer.position).limit(1)):
+                return False
+        if not writes and self.db.backend == "sqlite":
+            return await self.hand_over(name, handler, consumer.position, limit)
+        batch = self.batch.get(name, BATCH)
+        async with self.db.begin() as s:
+            query = select(EventConsumer).where(EventConsumer.name == name)
+            if self.db.backend == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            consumer = await s.scalar(query)
+            if consumer is None:
+                # Another process is delivering to it. It may have read the events before this
+                # process's commit woke us, and nothing wakes it for them: look again shortly,
+                # not a poll later (that left them up to POLL_SECONDS late).
+                self.busy.add(name)
+                return False
+            if consumer.retry_at is not None and consumer.retry_at > now:
+                return False  # it waits for its retry
+            events = (
+                await s.scalars(select(Event).where(Event.id > consumer.position).order_by(Event.id).limit(batch))
+            ).all()
+            if not events:
+                return False
+            self.time(limit)
+            try:
+                async with s.begin_nested():
+                    await handler(s, list(events))
+            except Exception as exc:
+                if limit is not None and limit.expired():
+                    raise
+                self.failed(consumer, now, f"{type(exc).__name__}: {exc}", name)
+                return False
+            self.time(limit, stop=True)
+            consumer.position, consumer.failures, consumer.retry_at = events[-1].id, 0, None
+            consumer.last_error, consumer.updated_at = "", now
+        return self.passed(name, events, batch)
+
+    async def hand_over(self, name: str, handler: Handler, position: int, limit) -> bool:
+        """A consumer that writes nothing (the live bus), on SQLite: handed its events outside
+        the write lock (a publish never waits for writers, nor a hung one stops them), its
+        position moved after. At least once, as publishing is; one process follows SQLite.
+        Its read ends before it waits for the write lock (a snapshot held meanwhile would
+        keep the writer's checkpoints from resetting the WAL)."""
+        batch, now, error = self.batch.get(name, BATCH), utcnow(), ""
+        async with self.db.session() as s:
+            events = (await s.scalars(select(Event).where(Event.id > position).order_by(Event.id).limit(batch))).all()
+            if not events:
+                return False
+            s.expunge_all()  # kept as read, then the read ends (no snapshot held while handed over)
+            await s.rollback()
+            self.time(limit)
+            try:
+                await handler(s, list(events))
+            except Exception as exc:
+                if limit is not None and limit.expired():
+                    raise
+                error = f"{type(exc).__name__}: {exc}"
+            self.time(limit, stop=True)
+        async with self.db.begin() as w:
+            consumer = await w.get(EventConsumer, name)
+            if consumer is None:
+                return False
+            if error:
+                self.failed(consumer, now, error, name)
+                return False
+            consumer.position, consumer.failures, consumer.retry_at = events[-1].id, 0, None
+            consumer.last_error, consumer.updated_at = "", now
+        return self.passed(name, events, batch)
+
+    def time(self, limit: asyncio.Timeout | None, stop: bool = False) -> None:
+        """Start the handler's time limit, or stop it once it returned (its position is written in any case)."""
+        if limit is not None:
+            limit.reschedule(None if stop else asyncio.get_running_loop().time() + self.delivery_seconds)
+
+    def passed(self, name: str, events, batch: int) -> bool:
+        self.delivered[name] = self.delivered.get(name, 0) + len(events)
+        self.batch[name] = min(BATCH, batch * 2)
+        return len(events) == batch
+
+    @staticmethod
+    def failed(consumer: EventConsumer, now: dt.datetime, error: str, name: str) -> None:
+        """Note a failed delivery on the consumer's row: retried after its back-off."""
+        consumer.failures += 1
+        wait = min(RETRY_SECONDS * 2 ** (consumer.failures - 1), RETRY_MAX)
+        consumer.retry_at = now + dt.timedelta(seconds=wait)
+        consumer.last_error = error[:2000]
+        log.warning("consumer %s failed (%s), again in %s s", name, consumer.last_error, wait)
+
+    async def prune_every(self, seconds: float) -> None:
+        """`prune` at the start, then every `seconds`, until stopped."""
+        while not self.stopping.is_set():
+            try:
+                await self.prune()
+            except Exception:  # the database is away: the next time
+                log.exception("old events not pruned")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def prune(self) -> None:
+        """Events older than the retention (SIGNAGE_EVENTS_RETENTION_DAYS) are deleted."""
+        async with self.db.begin() as s:
+            await s.execute(delete(Event).where(Event.at < utcnow() - self.retention))
+
+    async def health(self) -> dict:
+        """For /healthz: whether this process's dispatcher runs, the newest event, and per
+        consumer its durable position, how far behind the log it is, its failures, and
+        `delivered`: the events this process handed it since it started (with several
+        processes each event is counted by the one that delivered it)."""
+        async with self.db.session() as s:
+            rows = (await s.scalars(select(EventConsumer))).all()
+            last = await s.scalar(select(func.max(Event.id))) or 0
+        return {
+            "running": bool(self.tasks) and not any(task.done() for task in self.tasks.values()),
+            "last_event": last,
+            "consumers": {
+                c.name: {
+                    "position": c.position,
+                    "behind": max(last - c.position, 0),
+                    "delivered": self.delivered.get(c.name, 0),
+                    "failures": c.failures,
+                    "last_error": c.last_error,
+                }
+                for c in rows
+                if c.name in self.consumers
+            },
+        }

@@ -1,0 +1,227 @@
+"""The dispatcher (issue 13, point 4): a consumer that hangs is cut off and never holds up
+the others; old events are pruned; pages and screens follow the log (the `live` consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+import pytest
+from bookings_helpers import at, iso, make_room
+from conftest import api_token, in_app, rows, run_sync, wait_for
+from doors_helpers import meeting
+from sqlalchemy import select
+
+from signage.db import Database, utcnow
+from signage.eventlog import log
+from signage.eventlog.api import publish_live
+from signage.eventlog.dispatch import Dispatcher
+from signage.eventlog.models import Event, EventConsumer
+from signage.models import AuditEntry
+from signage.settings import Settings
+
+
+def consumer_row(client, name: str) -> EventConsumer:
+    [row] = rows(client, select(EventConsumer).where(EventConsumer.name == name))
+    return row
+
+
+def newest_event(client) -> int:
+    return max(e.id for e in rows(client, select(Event)))
+
+
+def test_a_consumer_that_hangs_is_cut_off_and_never_holds_up_the_others(client, caplog):
+    """A handler that never returns (a publish to a stuck bus): the other consumers go on
+    receiving every event meanwhile; after its time limit it is cancelled, a warning names
+    it, and it is retried with back-off until it takes the events."""
+    admin = api_token(client, "admin")
+    db = client.app.state.db
+    hanging, seen = {"now": False}, {"steady": [], "while_hanging": [], "stuck": []}
+
+    async def stuck(_s, events):
+        seen["stuck"].append([e.id for e in events])
+        if len(seen["stuck"]) == 1:
+            hanging["now"] = True
+            try:
+                await asyncio.Event().wait()  # never set: it never returns
+            finally:
+                hanging["now"] = False
+
+    async def steady(_s, events):
+        seen["steady"].extend(e.id for e in events)
+        if hanging["now"]:
+            seen["while_hanging"].extend(e.id for e in events)
+
+    async def start():
+        d = Dispatcher(db, delivery_seconds=8)  # long enough for the others to be seen going on
+        d.follow("stuck", stuck, writes=False)
+        d.follow("steady", steady)
+        await d.start()
+        return d
+
+    caplog.set_level(logging.WARNING, "signage.eventlog")
+    dispatcher = in_app(client, start)
+    try:
+        room = make_room(client, admin, name="Orchid")["id"]
+        wait_for(lambda: hanging["now"])
+        meeting(client, admin, room, hour=9)
+        booked = newest_event(client)
+        wait_for(lambda: booked in seen["steady"])
+        assert booked in seen["while_hanging"], "the others waited for the one that hangs"
+        wait_for(lambda: consumer_row(client, "stuck").failures == 1, timeout=60)
+        assert consumer_row(client, "stuck").last_error == "no answer within 8 s"
+        assert any("consumer stuck failed (no answer within 8 s)" in r.getMessage() for r in caplog.records)
+        wait_for(lambda: len(seen["stuck"]) >= 2, timeout=60)  # retried after its back-off (1 s)
+        assert seen["stuck"][1][-1] == booked and seen["stuck"][0][0] == seen["stuck"][1][0]  # the same events again
+        wait_for(lambda: consumer_row(client, "stuck").position == booked)
+        assert consumer_row(client, "stuck").failures == 0
+    finally:
+        in_app(client, dispatcher.stop)
+
+
+def test_a_handler_cut_off_leaves_none_of_its_writes(client):
+    """A consumer that writes (its queue rows) and then hangs: its transaction is rolled
+    back when it is cut off (on SQLite the process's writes go on after), its position
+    stays, and the retry writes once."""
+    admin = api_token(client, "admin")
+    db = client.app.state.db
+    calls = {"n": 0}
+
+    async def writer(s, events):
+        calls["n"] += 1
+        s.add(AuditEntry(action="consumer.wrote", target=f"event:{events[-1].id}"))
+        await s.flush()
+        if calls["n"] == 1:
+            await asyncio.Event().wait()  # never returns
+
+    async def start():
+        d = Dispatcher(db, delivery_seconds=1)
+        d.follow("writer", writer)
+        await d.start()
+        return d
+
+    dispatcher = in_app(client, start)
+    try:
+        make_room(client, admin, name="Orchid")
+        wait_for(lambda: calls["n"] >= 2, timeout=60)
+        wait_for(lambda: rows(client, select(AuditEntry).where(AuditEntry.action == "consumer.wrote")))
+        assert len(rows(client, select(AuditEntry).where(AuditEntry.action == "consumer.wrote"))) == 1
+        assert make_room(client, admin, name="Peony")["id"]  # writes go on
+        wait_for(lambda: consumer_row(client, "writer").position == newest_event(client))
+    finally:
+        in_app(client, dispatcher.stop)
+
+
+def test_events_older_than_the_retention_are_pruned(database_url, make_client, monkeypatch):
+    """SIGNAGE_EVENTS_RETENTION_DAYS: the dispatcher deletes older events when it starts
+    (and every hour); younger ones stay."""
+    monkeypatch.setenv("SIGNAGE_EVENTS_RETENTION_DAYS", "7")
+    assert Settings.from_env().events_retention_days == 7
+
+    async def seed():
+        db = Database(database_url)
+        try:
+            async with db.begin() as s:
+                for days in (8, 6):
+                    await log.record(s, "room.updated", f"room:{days}", {"days": days})
+                await s.flush()
+                for e in (await s.scalars(select(Event))).all():
+                    e.at = utcnow() - dt.timedelta(days=e.data["days"])
+        finally:
+            await db.close()
+
+    run_sync(seed())
+    client = make_client(events_retention_days=7)
+    wait_for(lambda: [e.data["days"] for e in rows(client, select(Event))] == [6])
+
+    async def prune_again():
+        async with client.app.state.db.begin() as s:
+            for e in (await s.scalars(select(Event))).all():
+                e.at = utcnow() - dt.timedelta(days=7, minutes=1)
+        await Dispatcher(client.app.state.db, retention_days=7).prune()
+
+    in_app(client, prune_again)
+    assert rows(client, select(Event)) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the bus, not the database
+def test_pages_and_screens_hear_of_changes_from_the_log(client):
+    """The rooms' live channels are published by the `live` consumer from the event log:
+    a booking made, moved to another room (both rooms told), a room changed; and the audit page."""
+    admin = api_token(client, "admin")
+    first, second = (make_room(client, admin, name=n)["id"] for n in ("Orchid", "Peony"))
+    heard: list[tuple[str, dict]] = []
+
+    async def listen(ready: asyncio.Event):
+        async with client.app.state.bus.subscribe(f"room:{first}", f"room:{second}", "bookings", "audit") as sub:
+            ready.set()
+            async for message in sub:
+                heard.append(message)
+
+    async def start():
+        ready = asyncio.Event()
+        task = asyncio.create_task(listen(ready))
+        await ready.wait()
+        return task
+
+    task = in_app(client, start)
+    try:
+        booking = meeting(client, admin, first, hour=9)["id"]
+        wait_for(lambda: ("bookings", {"type": "booking", "rooms": [first]}) in heard)
+        assert (f"room:{first}", {"type": "booking", "room_id": first}) in heard and (
+            "audit",
+            {"type": "audit"},
+        ) in heard
+        heard.clear()
+        r = client.patch(f"/api/v1/bookings/{booking}", json={"room_id": second}, headers=admin)
+        assert r.status_code == 200, r.text
+        wait_for(lambda: ("bookings", {"type": "booking", "rooms": [first, second]}) in heard)
+        assert (f"room:{first}", {"type": "booking", "room_id": first}) in heard
+        moved = rows(client, select(Event).where(Event.type == "booking.updated"))
+        assert moved[-1].data["moved_from"] == [first] and moved[-1].data["room_id"] == second
+        heard.clear()
+        assert client.patch(f"/api/v1/rooms/{second}", json={"capacity": 9}, headers=admin).status_code == 200
+        wait_for(lambda: (f"room:{second}", {"type": "room", "room_id": second}) in heard)
+    finally:
+        in_app(client, lambda: _cancel(task))
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_live_update_lost_to_a_crash_after_the_commit_is_still_delivered(client):
+    """The change commits, the process dies before any publish (its dispatcher stopped): the
+    next dispatcher reads the event from the log and tells the room's screens."""
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Orchid")["id"]
+    app = client.app
+    in_app(client, app.state.dispatcher.stop)  # nothing is published from here on
+    body = {"room_id": room, "title": "Sync", "start": iso(at(9)), "end": iso(at(10))}
+    assert client.post("/api/v1/bookings", json=body, headers=admin).status_code == 201
+    heard: list = []
+
+    async def restart():
+        ready = asyncio.Event()
+
+        async def listen():
+            async with app.state.bus.subscribe(f"room:{room}") as sub:
+                ready.set()
+                async for message in sub:
+                    heard.append(message)
+
+        task = asyncio.create_task(listen())
+        await ready.wait()
+        d = Dispatcher(app.state.db)
+        d.follow("live", publish_live(app.state.bus), writes=False)
+        await d.start()
+        return d, task
+
+    d, task = in_app(client, restart)
+    try:
+        wait_for(lambda: (f"room:{room}", {"type": "booking", "room_id": room}) in heard)
+    finally:
+        in_app(client, d.stop)
+        in_app(client, lambda: _cancel(task))
