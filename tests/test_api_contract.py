@@ -71,6 +71,7 @@ def test_every_create_says_where_to_read_it(make_client):
     door = {"name": "Front", "kind": "relay", "url": "http://127.0.0.1:9/door", "target": "r1"}
     post("/api/v1/rooms/{id}/doors", f"/api/v1/rooms/{room}/doors", json=door)
     post("/api/v1/rooms/{id}/sensor-token", f"/api/v1/rooms/{room}/sensor-token", json={})
+    post("/api/v1/rooms/{id}/terminal-token", f"/api/v1/rooms/{room}/terminal-token", json={})
     post("/api/v1/rooms/{id}/service-calls", f"/api/v1/rooms/{room}/service-calls", json={"kind": "tea"})
     post("/api/v1/media", files={"files": ("a.png", png(), "image/png")})
     playlist = post("/api/v1/playlists", json={"name": "Clocks", "items": [{"widget": "clock", "options": {}}]})

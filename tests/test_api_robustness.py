@@ -1123,6 +1123,16 @@ def final_sweep(prober: Prober, seed: Seed, doc: dict) -> None:
 # ---------------------------------------------------------------- the tests
 
 
+@pytest.fixture(autouse=True)
+def quick_timer(monkeypatch):
+    """The room timer lets a burst of bookings land for half a second before it looks again;
+    every accepted write here is followed by a wait for the timer (Prober.settle), so a
+    shorter pause keeps this module's thousands of requests from waiting ~8 minutes."""
+    from booking_api.doors import roomstate
+
+    monkeypatch.setattr(roomstate, "COALESCE", 0.02)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> tuple[Path, dict, Seed]:
     """A database (and data folder) with one of everything, made once; each test gets a copy."""

@@ -339,6 +339,8 @@ def test_the_meeting_page_shows_what_the_desk_did_for_it(make_client):
         return dict(re.findall(r'data-task-id="(\d+)">([^<]*)</li>', page))
 
     go_to(client, at(8, 50))
+    # the services it wants: a task made SIGNAGE_SERVICE_LEAD_MINUTES before it starts
+    (prep,) = wait_for(lambda: [k for k, v in tasks_shown(organizer).items() if v == "service (tea): open"])
     before = call(room)
     go_to(client, at(9, 5))
     assert client.post(f"/api/v1/bookings/{b['id']}/check-in", headers=organizer).status_code == 200
@@ -349,6 +351,7 @@ def test_the_meeting_page_shows_what_the_desk_did_for_it(make_client):
     assert client.post(f"/api/v1/service-calls/{help_['id']}/done", headers=desk).status_code == 200
     shown = tasks_shown(organizer)
     assert shown == {
+        prep: "service (tea): open",
         str(tea["id"]): f"tea service (4 cups): accepted · {staff}",
         str(help_["id"]): f"IT help: done · {staff}",
     }

@@ -213,16 +213,20 @@ async def open_tasks(s, limit: int = 500) -> list[tuple[ServiceTask, str]]:
 
 
 async def of_meeting(s, b) -> list[ServiceTask]:
-    """The desk's tasks for a meeting: the calls from its room while it ran, and the cleaning after it."""
+    """The desk's tasks for a meeting: its own (the services it wants, calls from its page),
+    the calls from its room while it ran, and the cleaning after it; not another meeting's
+    (the next one's services, made while this one runs)."""
     from sqlalchemy import and_, or_
 
     during = and_(
         ServiceTask.room_id == b.room_id,
         ServiceTask.after_booking_id.is_(None),
+        ServiceTask.before_booking_id.is_(None),
         ServiceTask.created_at >= b.start_at,
         ServiceTask.created_at < b.end_at,
     )
-    query = select(ServiceTask).where(or_(during, ServiceTask.after_booking_id == b.id))
+    own = or_(ServiceTask.after_booking_id == b.id, ServiceTask.before_booking_id == b.id)
+    query = select(ServiceTask).where(or_(during, own))
     return list((await s.scalars(query.order_by(ServiceTask.created_at, ServiceTask.id))).all())
 
 

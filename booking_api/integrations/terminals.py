@@ -45,7 +45,7 @@ from signage.auth import PUBLIC, hash_token, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid
 from signage.i18n import gettext as _
 from signage.models import User
-from signage.responses import JSONResponse
+from signage.responses import JSONResponse, created
 
 STALE_SECONDS = 120  # a report older (or later) than this opens nothing: the person has gone
 HEADER = "X-Terminal-Token"
@@ -171,7 +171,8 @@ async def make_token(request: Request) -> Response:
         door = await door_of(s, room_id)
         door.terminal_token_hash = hash_token(token)
     await audit.record(request, "terminal.token", f"room:{room_id}")
-    return JSONResponse({"room_id": room_id, "token": token}, status_code=201)
+    # The token is never shown again: the room's doors, which the terminal opens, are where to read on.
+    return created({"room_id": room_id, "token": token}, f"/api/v1/rooms/{room_id}/doors")
 
 
 openapi.add(
