@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -160,13 +161,23 @@ def pg_template():
         pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file with every table, made once; each test's database is a copy of it."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    create_tables(f"sqlite+aiosqlite:///{folder / 'signage.db'}")
+    return folder
+
+
 @pytest.fixture
 def database_url(backend, tmp_path, request):
     """A fresh, empty database with every table, on the current backend."""
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'signage.db'}"
-        create_tables(url)
-        yield url
+        template = request.getfixturevalue("sqlite_template")
+        for name in ("signage.db", "signage.db-wal"):
+            if (template / name).exists():
+                shutil.copy(template / name, tmp_path / name)
+        yield f"sqlite+aiosqlite:///{tmp_path / 'signage.db'}"
         return
     template = request.getfixturevalue("pg_template")
     name = f"signage_t_{uuid.uuid4().hex[:12]}"
@@ -463,13 +474,20 @@ def table_rows(html: str, index: int = 0) -> list[dict[str, str]]:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """SIGNAGE_TEST_QUICK=1 (`scripts/test --quick`): SQLite only, no browser or slow tests."""
-    if not QUICK:
-        return
+    """SIGNAGE_TEST_QUICK=1 (`scripts/test --quick`): SQLite only, no browser or slow tests.
+    Always: a module marked `one_database` (its subject is not the database: roles, widgets,
+    the OpenAPI document...) runs on SQLite only, which keeps CI's whole run under 30 minutes;
+    whatever touches the database's own behaviour (locks, constraints, the event log, the
+    writer, processes) runs on both."""
     keep, drop = [], []
     for item in items:
         on_pg = getattr(item, "callspec", None) and item.callspec.params.get("backend") == "postgresql"
-        (drop if on_pg or item.get_closest_marker("browser") or item.get_closest_marker("slow") else keep).append(item)
+        if on_pg and item.get_closest_marker("one_database"):
+            drop.append(item)
+        elif QUICK and (on_pg or item.get_closest_marker("browser") or item.get_closest_marker("slow")):
+            drop.append(item)
+        else:
+            keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -1,7 +1,10 @@
 """CORS for OA front-ends (issue 20, point 6): no other site by default, the origins of
 SIGNAGE_CORS_ORIGINS allowed, preflights answered; OPTIONS and 405 name every method."""
 
+import pytest
 from conftest import api_token
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 OA = "https://oa.example.com"
 

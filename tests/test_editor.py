@@ -1,12 +1,15 @@
 """The layouts API the drag-and-drop editor calls: drafts, the side panel, templates,
 duplicates, publishing and rolling back."""
 
+import pytest
 from conftest import api_token, csrf, login, rows
 from screens import make_screen, state
 from sqlalchemy import select
 
 from playlists.models import Layout, LayoutVersion
 from signage.models import AuditEntry
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 CLOCK = {"x": 0, "y": 0, "w": 640, "h": 360, "z": 0, "widget": "clock", "options": {"timezone": "Europe/London"}}
 

@@ -3,6 +3,8 @@
 import pytest
 from conftest import api_token, login
 
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
+
 
 @pytest.fixture
 def api(client):

@@ -1,5 +1,6 @@
 """Two languages: catalogs complete, picked from the browser, switchable, remembered."""
 
+import pytest
 import datetime as dt
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from signage import i18n
 from signage.models import AuditEntry
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 

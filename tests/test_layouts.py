@@ -1,11 +1,14 @@
 """Layouts from plain forms: regions, validation, publishing."""
 
+import pytest
 from conftest import api_token, csrf, login, rows
 from images import png
 from sqlalchemy import select
 
 from media.models import Media
 from playlists.models import Layout, LayoutVersion
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 
 def new_layout(client, name="Lobby", size="1920x1080"):

@@ -12,6 +12,8 @@ from playlists.models import Layout, LayoutVersion
 from signage.api import make_cursor
 from signage.models import AuditEntry
 
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
+
 
 def upload(client, *files, folder=None):
     data = {"csrf_token": csrf(client)}

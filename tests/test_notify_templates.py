@@ -18,6 +18,8 @@ from signage.models import AuditEntry
 from signage.notify import texts
 from signage.notify.models import Template
 
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
+
 PAGE = "/admin/notifications/templates"
 
 

@@ -1,9 +1,12 @@
 """The OpenAPI document describes every route under /api/v1, and nothing that is not there."""
 
+import pytest
 import re
 
 from openapi_spec_validator import validate
 from starlette.routing import Route
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 
 def api_operations(app) -> set[tuple[str, str]]:

@@ -1,11 +1,14 @@
 """The IT admin manages users, roles and API tokens in the browser's pages."""
 
+import pytest
 import re
 
 from conftest import csrf, login, rows
 from sqlalchemy import select
 
 from signage.models import ApiToken, AuditEntry, User
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 
 def user(client, email):

@@ -1,6 +1,7 @@
 """Playlists: items with durations, transitions, enabled and validity; reorder; publish
 into the layouts that show them; the player's playlist regions."""
 
+import pytest
 import datetime as dt
 import time
 
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from media.models import Media
 from playlists.models import LayoutVersion, Playlist
+
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
 
 UTC = dt.UTC
 

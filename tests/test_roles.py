@@ -8,6 +8,8 @@ from starlette.routing import Mount, Route
 
 from signage.settings import ROLES
 
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
+
 PARAMS = {
     "id": "999999",
     "file_id": "999999",

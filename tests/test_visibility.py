@@ -10,6 +10,8 @@ import pytest
 from bookings_helpers import at, book, iso, make_room
 from conftest import api_token, login
 
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
+
 SECRET = {"notes": "board pack: layoffs", "services": ["tea"]}
 
 

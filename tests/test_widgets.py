@@ -20,6 +20,8 @@ from widgets import weather
 from widgets.models import WeatherReading
 from widgets.text import formatted
 
+pytestmark = pytest.mark.one_database  # not about the database: SQLite only (tests/conftest.py)
+
 TYPES = [
     "clock",
     "weather",

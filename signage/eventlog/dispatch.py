@@ -83,15 +83,25 @@ class Dispatcher:
             woken.set()
 
     async def start(self) -> None:
-        for name, (_handler, from_start, _writes) in self.consumers.items():
-            async with self.db.begin() as s:
-                if await s.get(EventConsumer, name) is None:
-                    # Processes started together (`serve --workers 2` on a new database) each
-                    # find no row: the first insert wins, the others leave it be.
-                    end = 0 if from_start else (await s.scalar(select(func.max(Event.id)))) or 0
-                    row = {"name": name, "position": end, "failures": 0, "last_error": "", "updated_at": utcnow()}
-                    insert = postgresql.insert if self.db.backend == "postgresql" else sqlite.insert
-                    await s.execute(insert(EventConsumer).values(row).on_conflict_do_nothing(index_elements=["name"]))
+        async with self.db.begin() as s:  # one transaction for every consumer new here
+            names = list(self.consumers)
+            known = set(await s.scalars(select(EventConsumer.name).where(EventConsumer.name.in_(names))))
+            if new := [name for name in names if name not in known]:
+                # Processes started together (`serve --workers 2` on a new database) each
+                # find no row: the first insert wins, the others leave it be.
+                end = (await s.scalar(select(func.max(Event.id)))) or 0
+                rows = [
+                    {
+                        "name": name,
+                        "position": 0 if self.consumers[name][1] else end,  # from_start
+                        "failures": 0,
+                        "last_error": "",
+                        "updated_at": utcnow(),
+                    }
+                    for name in new
+                ]
+                insert = postgresql.insert if self.db.backend == "postgresql" else sqlite.insert
+                await s.execute(insert(EventConsumer).values(rows).on_conflict_do_nothing(index_elements=["name"]))
         self.db.on_events.append(self.wake)
         for name in self.consumers:
             self.woken[name], self.batch[name] = asyncio.Event(), BATCH
