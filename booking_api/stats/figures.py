@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, exists, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import Integer, and_, case, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from booking_api.desk.models import ServiceTask
@@ -111,15 +111,22 @@ def meetings_in(first: dt.datetime, last: dt.datetime, now: dt.datetime, table, 
     )
     # Booked again: another meeting in the freed time. Until the release the meeting blocked
     # that time (no two active bookings overlap), so any such meeting was booked after it.
+    # The room's first meeting whose buffer ends after the release (its index, in order, so
+    # one step and not the room's whole future): does it start before the booked end?
     other = aliased(Booking)
-    rebooked = exists().where(
-        other.room_id == b.room_id,
-        other.id != b.id,
-        other.status.in_(("pending", "confirmed", "no_show")),
-        other.start_at < func.coalesce(b.planned_end_at, b.end_at),
-        other.end_at > b.released_at,
-        other.blocked_until > b.released_at,
+    next_start = (
+        select(other.start_at)
+        .where(
+            other.room_id == b.room_id,
+            other.blocked_until > b.released_at,
+            other.id != b.id,
+            other.status.in_(("pending", "confirmed", "no_show")),
+        )
+        .order_by(other.blocked_until)
+        .limit(1)
+        .scalar_subquery()
     )
+    rebooked = next_start < func.coalesce(b.planned_end_at, b.end_at)
     counted = b.status.in_(("confirmed", "no_show"))
     released = and_(counted, b.released_at.is_not(None))
     query = (
