@@ -127,6 +127,13 @@ class Booking(Base):
     # per source: the OA sending it again changes it instead of booking it twice.
     external_source: Mapped[str | None] = mapped_column(String(60), default=None)
     external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    # What statistics need of a meeting's life (booking_api/stats/), kept by the write paths:
+    # `planned_end_at`, the end it was booked until when End now (or a sensor) cut it short;
+    # `released_at`, when its room was given back before that end (End now, a sensor, or the
+    # no-show release: when check-in closed); `cancelled_at`, when it was cancelled.
+    planned_end_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -11,6 +11,8 @@ from booking_api.meetings import page as meeting_page
 from booking_api.mine import bookings as my_bookings
 from booking_api.mine import ical, phone
 from booking_api.rooms import availability, floorplans, rooms
+from booking_api.stats import api as stats_api
+from booking_api.stats import page as stats_page
 
 routes = [
     *rooms.routes,
@@ -37,4 +39,6 @@ routes = [
     *board.routes,
     *callin.routes,
     *desk_doors.routes,
+    *stats_api.routes,
+    *stats_page.routes,
 ]

@@ -292,6 +292,9 @@ POST   /rooms/{id}/service-state                 room-admins
 POST   /api/v1/rooms/{id}/calendar-feed          room-admins
 POST   /api/v1/rooms/{id}/sensor-token           room-admins
 POST   /api/v1/rooms/{id}/terminal-token         room-admins
+# statistics: room admins (their rooms) and admins
+GET    /stats                                    room-admins
+GET    /api/v1/stats/rooms                       room-admins
 # the service desk: service staff (and admins)
 GET    /desk                                     desk
 GET    /desk/tasks/{id}/speech                   desk

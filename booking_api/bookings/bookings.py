@@ -29,7 +29,7 @@ from booking_api.bookings import changes, recurrence, rules, writer
 from booking_api.bookings.visibility import Viewer
 from booking_api.models import STATUSES, Attendee, Booking, IdempotencyKey, Room, Series, booking_json
 from booking_api.rooms.rooms import get_room, may_manage
-from signage import audit, idempotency, openapi
+from signage import audit, clock, idempotency, openapi
 from signage.api import (
     PAGING,
     Id,
@@ -517,7 +517,7 @@ async def cancel_booking(
             raise Conflict(_("This booking is already cancelled or rejected."))
         targets = await scope_of(s, b, scope, detached=True)
         for t in targets:
-            t.status, t.reason = "cancelled", reason
+            t.status, t.reason, t.cancelled_at = "cancelled", reason, clock.now()
         ids, reason = [t.id for t in targets], f"{scope}: {len(targets)}"
         await changes.record(s, "booking.cancelled", ids, request, reason=reason, target=f"booking:{booking_id}")
     return targets

@@ -136,7 +136,9 @@ async def end_meeting(request: Request, booking_id: int, room_id: int | None = N
             raise Forbidden(_("Only the organizer or the room's admins may end this meeting."))
         in_progress(b, now)
         room = await s.get(Room, b.room_id)
+        b.planned_end_at = b.planned_end_at or b.end_at  # what was booked, for statistics
         b.end_at = max(now.replace(microsecond=0), b.start_at + dt.timedelta(minutes=1))
+        b.released_at = b.end_at
         b.blocked_until = rules.blocked_until(room, b.end_at)
         await changes.record(s, "booking.ended", [b.id], request, reason=said(request, "api" if user else "door"))
     return {"booking_id": b.id, "end": b.end_at.isoformat(), "room_id": b.room_id}

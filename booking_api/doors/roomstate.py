@@ -27,7 +27,7 @@ import logging
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from booking_api.bookings import changes
 from booking_api.bookings.visibility import public_title
@@ -239,7 +239,7 @@ async def release_no_shows(db, now: dt.datetime, settings) -> list[Booking]:
                     Booking.updated_at == b.updated_at,  # a check-in meanwhile touched the row
                     ~exists().where(CheckIn.booking_id == b.id),
                 )
-                .values(status="no_show", reason="no-show", updated_at=clock.now())
+                .values(status="no_show", reason="no-show", released_at=closes, updated_at=clock.now())
             )
             if changed.rowcount == 1:
                 why = f"nobody checked in by {closes.isoformat()}"
@@ -275,7 +275,13 @@ async def end_absent_meetings(db, now: dt.datetime, settings) -> list[Booking]:
             changed = await s.execute(
                 update(Booking)
                 .where(Booking.id == b.id, Booking.status == "confirmed", Booking.end_at > now)
-                .values(end_at=now, blocked_until=now + room_buffer, updated_at=clock.now())
+                .values(
+                    planned_end_at=func.coalesce(Booking.planned_end_at, Booking.end_at),
+                    end_at=now,
+                    released_at=now,
+                    blocked_until=now + room_buffer,
+                    updated_at=clock.now(),
+                )
             )
             if changed.rowcount == 1:
                 await changes.record(
