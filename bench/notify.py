@@ -2,11 +2,11 @@
 bookings/s with notifications off, in the same run; then mails delivered per second by one
 server process to a local SMTP server.
 
-    .venv/bin/python bench/notify.py [--clients 50] [--seconds 8] [--rounds 4] [--attendees 3]
-                                     [--mails 1000] [--backend sqlite|postgresql]
+    .venv/bin/python bench/notify.py [--clients 50] [--seconds 6] [--rounds 3] [--attendees 3]
+                                     [--mails 500] [--rooms 300] [--backend sqlite|postgresql]
 
 Two uvicorn processes (one worker, no access log, in-process events), each on its own
-database with 1,000 rooms: "off" without SIGNAGE_SMTP_URL (email off: the `notify`
+database with `--rooms` rooms: "off" without SIGNAGE_SMTP_URL (email off: the `notify`
 consumer still follows the log, for the bell and the calendar state), "on" sending to an
 aiosmtpd server in this process that answers each mail's DATA only after `--delay` (2 s).
 Every booking names `--attendees` guests by email, so "on" queues that many invitations
@@ -161,12 +161,12 @@ def mails_per_second(sink: Sink, n: int, timeout: float = 60) -> tuple[float, in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=8, help="load per server, split over the rounds")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=6, help="load per server, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--attendees", type=int, default=3, help="guests invited by email in every booking")
     parser.add_argument("--delay", type=float, default=2.0, help="seconds the SMTP server takes to answer a mail")
-    parser.add_argument("--mails", type=int, default=1000, help="mails timed once the SMTP server is fast")
-    parser.add_argument("--rooms", type=int, default=1000)
+    parser.add_argument("--mails", type=int, default=500, help="mails timed once the SMTP server is fast")
+    parser.add_argument("--rooms", type=int, default=300)
     parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
     sink = Sink(args.delay)
