@@ -42,7 +42,34 @@ CREDENTIALS = {
         "template_id": "1234",
     },
     "wechat_mp": {"app_id": "wx-app", "app_secret": "wx-secret", "template_id": "TPL-1"},
+    "aliyun_voice": {
+        "access_key_id": "LTAI-voice",
+        "access_key_secret": "aliyun-voice-secret",
+        "tts_code": "TTS_4711",
+        "called_show_number": "057100001111",
+    },
+    "tencent_voice": {
+        "secret_id": "AKID-voice",
+        "secret_key": "tencent-voice-secret",
+        "voice_sdk_app_id": "1400007777",
+        "template_id": "4356",
+        "play_times": "3",
+    },
 }
+# what each documents for the action (SingleCallByTts, SendTtsVoice): anything else is refused
+ALIYUN_COMMON = {
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "RegionId",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "Timestamp",
+    "Version",
+}
+ALIYUN_VOICE = {"CalledNumber", "CalledShowNumber", "TtsCode", "TtsParam", "PlayTimes", "Volume", "Speed", "OutId"}
+TENCENT_VOICE = {"TemplateId", "CalledNumber", "VoiceSdkAppid", "TemplateParamSet", "PlayTimes", "SessionContext"}
 TOKENS = {"dingtalk_work": "ding-access", "wecom_app": "wecom-access", "wechat_mp": "wx-access"}
 
 
@@ -59,20 +86,20 @@ def aliyun_signature(params: dict, secret: str) -> str:
     return base64.b64encode(hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
 
 
-def tc3_authorization(secret_id: str, secret_key: str, headers: dict, body: bytes) -> str:
+def tc3_authorization(secret_id: str, secret_key: str, headers: dict, body: bytes, service: str = "sms") -> str:
     timestamp = int(headers["x-tc-timestamp"])
     date = time.strftime("%Y-%m-%d", time.gmtime(timestamp))
     canonical = (
         f"POST\n/\n\ncontent-type:{headers['content-type']}\nhost:{headers['host']}\n\n"
         f"content-type;host\n{hashlib.sha256(body).hexdigest()}"
     )
-    scope = f"{date}/sms/tc3_request"
+    scope = f"{date}/{service}/tc3_request"
     to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
 
     def mac(key: bytes, msg: str) -> bytes:
         return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
-    key = mac(mac(mac(("TC3" + secret_key).encode(), date), "sms"), "tc3_request")
+    key = mac(mac(mac(("TC3" + secret_key).encode(), date), service), "tc3_request")
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, Signature={signature}"
 
@@ -157,10 +184,12 @@ class Providers:
             return self.wecom_robot(q, headers, body)
         if route == ("POST", "/cgi-bin/message/template/send"):
             return self.wechat_mp(q, headers, body)
+        if route == ("POST", "/") and headers.get("x-tc-action") == "SendTtsVoice":
+            return self.tencent_voice(headers, body)
         if route == ("POST", "/") and headers.get("x-tc-action"):
             return self.tencent_sms(headers, body)
         if route == ("POST", "/"):
-            return self.aliyun_sms(headers, body)
+            return self.aliyun(headers, body)
         return self.refuse(f"unknown {method} {path}", {"errcode": 404, "errmsg": "not found"}, 404)
 
     def token(self, channel, user, secret, user_field, secret_field):
@@ -268,11 +297,15 @@ class Providers:
         self.take("wechat_mp", data)
         return 200, {"errcode": 0, "errmsg": "ok", "msgid": len(self.accepted["wechat_mp"])}
 
-    def aliyun_sms(self, headers, body):
-        creds = CREDENTIALS["aliyun_sms"]
+    def aliyun(self, headers, body):
+        """An RPC call (signature V1): its signature and common parameters, then its action."""
         if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return self.refuse("aliyun content-type", {"Code": "InvalidParameter", "Message": "form expected"}, 400)
         params = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        channel = {"SendSms": "aliyun_sms", "SingleCallByTts": "aliyun_voice"}.get(params.get("Action", ""))
+        if channel is None:
+            return self.refuse(f"aliyun action {params.get('Action')}", {"Code": "InvalidAction"}, 400)
+        creds = CREDENTIALS[channel]
         signature = params.pop("Signature", "")
         if signature != aliyun_signature(params, creds["access_key_secret"]):
             return self.refuse(
@@ -282,19 +315,22 @@ class Providers:
             )
         fixed = {
             "AccessKeyId": creds["access_key_id"],
-            "Action": "SendSms",
             "Format": "JSON",
             "SignatureMethod": "HMAC-SHA1",
             "SignatureVersion": "1.0",
             "Version": "2017-05-25",
-            "SignName": creds["sign_name"],
-            "TemplateCode": creds["template_code"],
         }
         if any(params.get(k) != v for k, v in fixed.items()) or not params.get("SignatureNonce"):
             return self.refuse(f"aliyun params {params}", {"Code": "MissingParameter", "Message": "bad params"}, 400)
         stamp = dt.datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
         if abs((dt.datetime.now(dt.UTC) - stamp).total_seconds()) > 900:
             return self.refuse("aliyun timestamp", {"Code": "InvalidTimeStamp.Expired", "Message": "expired"}, 400)
+        return self.aliyun_sms(params) if channel == "aliyun_sms" else self.aliyun_voice(params)
+
+    def aliyun_sms(self, params):
+        creds = CREDENTIALS["aliyun_sms"]
+        if params.get("SignName") != creds["sign_name"] or params.get("TemplateCode") != creds["template_code"]:
+            return self.refuse(f"aliyun params {params}", {"Code": "MissingParameter", "Message": "bad params"}, 400)
         try:
             params["TemplateParam"] = json.loads(params["TemplateParam"])
         except (KeyError, ValueError):
@@ -303,6 +339,36 @@ class Providers:
             return 200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "非法手机号", "RequestId": "r"}
         self.take("aliyun_sms", params)
         return 200, {"Code": "OK", "Message": "OK", "BizId": f"biz{len(self.accepted['aliyun_sms'])}", "RequestId": "r"}
+
+    def aliyun_voice(self, params):
+        """SingleCallByTts: CalledNumber without + (mainland numbers without 86), the TTS template's
+        code, its variables as a JSON object, PlayTimes 1 to 3; nothing undocumented."""
+        creds = CREDENTIALS["aliyun_voice"]
+        try:
+            variables = json.loads(params.get("TtsParam", "{}"))
+        except ValueError:
+            variables = None
+        ok = (
+            set(params) <= ALIYUN_COMMON | ALIYUN_VOICE
+            and params.get("TtsCode") == creds["tts_code"]
+            and params.get("CalledShowNumber") == creds["called_show_number"]
+            and params.get("CalledNumber", "").isdigit()
+            and params.get("PlayTimes", "1") in ("1", "2", "3")
+            and isinstance(variables, dict)
+            and all(isinstance(v, str) for v in variables.values())
+        )
+        if not ok:
+            return self.refuse(f"aliyun_voice params {params}", {"Code": "isv.INVALID_PARAMETERS"}, 400)
+        params["TtsParam"] = variables
+        if params["CalledNumber"] in self.gone:
+            return 200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "号码格式非法", "RequestId": "r"}
+        self.take("aliyun_voice", params)
+        return 200, {
+            "Code": "OK",
+            "Message": "OK",
+            "CallId": f"call{len(self.accepted['aliyun_voice'])}",
+            "RequestId": "r",
+        }
 
     def tencent_sms(self, headers, body):
         creds = CREDENTIALS["tencent_sms"]
@@ -346,6 +412,50 @@ class Providers:
             self.take("tencent_sms", data)
             status = {"Code": "Ok", "Message": "send success", "SerialNo": "s1", "PhoneNumber": number, "Fee": 1}
         return 200, {"Response": {"SendStatusSet": [status], "RequestId": "r"}}
+
+    def tencent_voice(self, headers, body):
+        """SendTtsVoice (vms 2020-09-02): TC3 for the service vms, the documented fields only;
+        VMS calls mobiles in mainland China only (+86)."""
+        creds = CREDENTIALS["tencent_voice"]
+
+        def error(code: str) -> dict:
+            return {"Response": {"Error": {"Code": code, "Message": code}, "RequestId": "r"}}
+
+        if headers.get("x-tc-version") != "2020-09-02" or not headers.get("x-tc-region"):
+            return self.refuse("tencent_voice version or region", error("NoSuchVersion"))
+        if headers.get("content-type") != "application/json; charset=utf-8":
+            return self.refuse("tencent_voice content-type", error("InvalidParameter"))
+        if headers.get("authorization") != tc3_authorization(
+            creds["secret_id"], creds["secret_key"], headers, body, "vms"
+        ):
+            return self.refuse("tencent_voice signature", error("AuthFailure.SignatureFailure"))
+        if abs(int(headers["x-tc-timestamp"]) - time.time()) > 300:
+            return self.refuse("tencent_voice timestamp", error("AuthFailure.SignatureExpire"))
+        data = json.loads(body)
+        params = data.get("TemplateParamSet", [])
+        ok = (
+            set(data) <= TENCENT_VOICE
+            and data.get("TemplateId") == creds["template_id"]
+            and data.get("VoiceSdkAppid") == creds["voice_sdk_app_id"]
+            and isinstance(data.get("CalledNumber"), str)
+            and data["CalledNumber"].startswith("+")
+            and isinstance(params, list)
+            and all(isinstance(p, str) for p in params)
+            and data.get("PlayTimes", 2) in (1, 2, 3)
+        )
+        if not ok:
+            return self.refuse(f"tencent_voice body {data}", error("FailedOperation.InvalidParameters"))
+        if sum(len(p) for p in params) > 350:
+            return 200, error("InvalidParameterValue.ContentLengthLimit")
+        number = data["CalledNumber"]
+        if not number.startswith("+86") or number in self.gone:
+            return 200, error("InvalidParameterValue.CalledNumberVerifyFail")
+        self.take("tencent_voice", data)
+        call = {
+            "CallId": f"call{len(self.accepted['tencent_voice'])}",
+            "SessionContext": data.get("SessionContext", ""),
+        }
+        return 200, {"Response": {"SendStatus": call, "RequestId": "r"}}
 
 
 def configure(client, fake: Providers, name: str, fallback: str = "", kinds: tuple[str, ...] = (), **extra) -> None:

@@ -1,4 +1,4 @@
-"""Notices on every channel (issue 14 points 5, 6, 8): DingTalk, WeCom, SMS and WeChat through
+"""Notices on every channel (issue 14 points 5, 6, 8): DingTalk, WeCom, SMS, voice calls and WeChat through
 a local fake of each provider that checks signatures and bodies as documented
 (tests/channels_fakes.py); users' contacts and channel choices, the site's defaults, the
 fallback when a channel fails for good, rate limits, at-most-once with two workers, the
@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from signage.models import User
 from signage.notify.models import KINDS, Choice, Message
-from signage.notify.preferences import CHOOSABLE
 
 
 @pytest.fixture
@@ -43,8 +42,8 @@ def site(make_client):
 def choose(client, **fields) -> None:
     """The signed-in user saves their notification settings: every kind on the site's defaults
     unless `channel_<kind>_<name>` fields choose for it."""
-    own = {k for k in CHOOSABLE if any(f.startswith(f"channel_{k}_") for f in fields)}
-    form = {"csrf_token": csrf(client), **{f"default_{k}": "on" for k in CHOOSABLE if k not in own}, **fields}
+    own = {k for k in KINDS if any(f.startswith(f"channel_{k}_") for f in fields)}
+    form = {"csrf_token": csrf(client), **{f"default_{k}": "on" for k in KINDS if k not in own}, **fields}
     r = client.post("/account/notifications", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
 
@@ -181,6 +180,8 @@ def test_the_send_test_button_of_every_channel(site, providers):
         "aliyun_sms": "13800138000",
         "tencent_sms": "13800138000",
         "wechat_mp": "openid-1",
+        "aliyun_voice": "+8613800138000",
+        "tencent_voice": "13800138000",
     }
     for name, to in targets.items():
         configure(admin, providers, name)
@@ -190,19 +191,27 @@ def test_the_send_test_button_of_every_channel(site, providers):
     assert providers.rejected == []
     assert providers.accepted["tencent_sms"][0]["PhoneNumberSet"] == ["+8613800138000"]
     assert providers.accepted["dingtalk_robot"][0]["text"]["content"].startswith("Test from the meeting rooms")
+    (call,) = providers.accepted["aliyun_voice"]
+    assert (call["CalledNumber"], call["CalledShowNumber"], call["PlayTimes"]) == ("13800138000", "057100001111", "2")
+    assert call["TtsParam"]["content"].startswith("Test from the meeting rooms This is a test of Aliyun voice call")
+    (call,) = providers.accepted["tencent_voice"]
+    assert (call["CalledNumber"], call["PlayTimes"]) == ("+8613800138000", 3)
+    assert call["TemplateParamSet"][0].startswith("Test from the meeting rooms") and call["SessionContext"]
 
     # a wrong secret: the fakes refuse the signature, and the page says why
     for name, field, error in (
         ("aliyun_sms", "access_key_secret", "SignatureDoesNotMatch"),
         ("tencent_sms", "secret_key", "AuthFailure.SignatureFailure"),
         ("dingtalk_robot", "secret", "310000"),
+        ("aliyun_voice", "access_key_secret", "SignatureDoesNotMatch"),
+        ("tencent_voice", "secret_key", "AuthFailure.SignatureFailure"),
     ):
         configure(admin, providers, name, **{field: "not-the-secret"})
         r = admin.post(
             f"/admin/notifications/channels/{name}/test", data={"csrf_token": csrf(admin), "to": targets[name]}
         )
         assert r.status_code == 200 and 'data-test="failed"' in r.text and error in r.text, name
-    assert len(providers.rejected) == 3
+    assert len(providers.rejected) == 5
     assert admin.post("/admin/notifications/channels/nope/test", data={"csrf_token": csrf(admin)}).status_code == 404
     r = admin.post("/admin/notifications/channels/wecom_app/test", data={"csrf_token": csrf(admin), "to": ""})
     assert r.status_code == 400 and "whom" in r.text
@@ -217,6 +226,9 @@ def test_channel_settings_are_checked_and_secrets_never_shown(site, providers):
     assert admin.post("/admin/notifications/channels/wecom_app", data=form).status_code == 400
     form = {"csrf_token": csrf(admin), "fallback": "wecom_app"}
     assert admin.post("/admin/notifications/channels/wecom_app", data=form).status_code == 400
+    form = {"csrf_token": csrf(admin), **CREDENTIALS["tencent_voice"], "play_times": "9"}
+    r = admin.post("/admin/notifications/channels/tencent_voice", data=form)
+    assert r.status_code == 400 and "choose one of 1, 2, 3" in r.text
     assert admin.post("/admin/notifications/channels/nope", data={"csrf_token": csrf(admin)}).status_code == 404
     configure(admin, providers, "wecom_app")
     page = admin.get("/admin/notifications/channels").text
@@ -308,3 +320,47 @@ def test_the_send_test_button_of_email_and_its_fallback(make_client, providers):
         assert providers.rejected == []
     finally:
         server.stop()
+
+
+def test_voice_calls_for_the_kinds_people_chose_with_the_fallback_after_them(site, make_client, providers):
+    """Point 5's phone notice: a member has reminders read out on the phone (Aliyun), the service
+    staff escalated calls (Tencent); Tencent calls mainland numbers only, so the Hong Kong
+    number gets the fallback: an SMS."""
+    admin = site(test_clock=True)
+    admin.app.state.outbox.reminder_seconds = 0.05
+    configure(admin, providers, "aliyun_voice")
+    configure(admin, providers, "tencent_sms")
+    configure(admin, providers, "tencent_voice", fallback="tencent_sms")
+    person = make_client(webhook_allow_private=True, test_clock=True)  # before the clock moves (an app resets it)
+    member = login(person, "member")
+    choose(person, mobile="13800138000", channel_reminder_aliyun_voice="on")
+    for mobile in ("+8613900139000", "+85291234567"):
+        person.cookies.clear()
+        login(person, "service")
+        assert 'data-kind="service_call"' in person.get("/account").text  # staff choose for escalations
+        choose(person, mobile=mobile, channel_service_call_tencent_voice="on")
+
+    token = api_token(admin, "admin")
+    room = make_room(admin, token, name="Orchid")
+    people = [{"name": "Wang Fang", "email": member}]
+    assert book(admin, token, room["id"], at(10), at(11), title="Plan", attendees=people).status_code == 201
+    go_to(admin, at(9, 0))
+    r = admin.post(f"/api/v1/rooms/{room['id']}/service-calls", json={"kind": "tea"}, headers=token)
+    assert r.status_code == 201, r.text
+    go_to(admin, at(9, 6))  # nobody accepted it: escalated
+    wait_for(lambda: providers.accepted["tencent_voice"] and providers.accepted["tencent_sms"])
+    (call,) = providers.accepted["tencent_voice"]
+    assert call["CalledNumber"] == "+8613900139000"
+    assert call["TemplateParamSet"][0].startswith("Waiting: Orchid requests tea service")
+    (sms,) = providers.accepted["tencent_sms"]
+    assert sms["PhoneNumberSet"] == ["+85291234567"] and "Orchid requests tea service" in sms["TemplateParamSet"][0]
+    refused = rows(admin, select(Message).where(Message.channel == "tencent_voice", Message.state == "failed"))
+    assert [(m.recipient, m.attempts) for m in refused] == [("+85291234567", 1)]
+    assert "CalledNumberVerifyFail" in refused[0].last_error
+
+    go_to(admin, at(9, 50))
+    wait_for(lambda: providers.accepted["aliyun_voice"])
+    (call,) = providers.accepted["aliyun_voice"]
+    assert call["CalledNumber"] == "13800138000" and call["OutId"].startswith("aliyun_voice-")
+    assert call["TtsParam"] == {"content": "Reminder: Plan at 10:00 Plan starts in 10 minutes, Orchid."}
+    assert providers.rejected == []

@@ -117,6 +117,15 @@ async def save(request: Request) -> Response:
             values = json.loads(row.config or "{}")
             for field in adapter.fields if adapter else ():
                 value = str(form.get(field.name, "")).strip()[:500]
+                if value and field.choices and value not in field.choices:
+                    raise Invalid(
+                        _(
+                            "%(field)s: choose one of %(choices)s.",
+                            field=_(field.label),
+                            choices=", ".join(field.choices),
+                        ),
+                        {"field": field.name, "channel": name},
+                    )
                 if value or not field.secret:
                     values[field.name] = value  # a secret left empty is kept
             row.enabled = form.get("enabled") is not None if adapter else False

@@ -362,7 +362,7 @@ class Notices:
         cal.add("version", "2.0")
         cal.add("method", method)
         cal.add_component(vevent)
-        cal.add_missing_timezones()
+        ical.add_timezones(cal)
         calendar = cal.to_ical()
         room = await s.get(Room, b.room_id)
         organizer = (await self.organizer(s, b.organizer_id))[0]

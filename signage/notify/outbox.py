@@ -28,7 +28,7 @@ between the send and its record leaves a lease that runs out; the message is the
 again with the same Message-ID (the receiving side's idempotency key), so a crash costs
 at worst a duplicate that mail systems recognise, never a lost message. The other channels
 send their key where the provider takes one (WeChat's `client_msg_id`, Aliyun's `OutId`,
-Tencent's `SessionContext`; WeCom's duplicate check and DingTalk's once-a-day rule for the
+Tencent's `SessionContext`, for SMS and voice calls alike; WeCom's duplicate check and DingTalk's once-a-day rule for the
 same content drop a resend).
 """
 

@@ -1,6 +1,7 @@
 """A user's own notification settings, on their account page (`/account`): where they are
 reached (mobile, DingTalk, WeCom and WeChat ids: IT admins can set them too, on
-`/admin/users`), which channels each kind of notice comes by (or the site's defaults), and
+`/admin/users`), which channels each kind of notice comes by (or the site's defaults; service
+staff also choose for escalated service calls, e.g. a voice call), and
 how long before a meeting they are reminded (or SIGNAGE_REMINDER_MINUTES).
 
     POST /account/notifications    (CSRF) save them; 400 with the form's error
@@ -26,7 +27,13 @@ CONTACT_FIELDS = ("mobile", "dingtalk_id", "wecom_id", "wechat_openid")
 MOBILE = re.compile(r"^\+?[0-9]{5,20}$")
 ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 MAX_REMINDER = 7 * 24 * 60
-CHOOSABLE = tuple(k for k in KINDS if k != "service_call")  # the desk's escalations: service staff
+CHOOSABLE = tuple(k for k in KINDS if k != "service_call")  # every user's
+STAFF_KINDS = {"service": ("service_call",)}  # role → the kinds only it is sent (escalated service calls)
+
+
+def kinds_for(user) -> tuple[str, ...]:
+    """The kinds of notice a user chooses channels for: every user's, and their role's own."""
+    return CHOOSABLE + STAFF_KINDS.get(user.role, ())
 
 
 def check_contacts(form) -> dict:
@@ -66,15 +73,15 @@ async def context(request: Request, user_id: int) -> dict:
         user = await s.get(User, user_id)
         site = await routing.load(s, settings)
         own = {c.kind: c for c in (await s.scalars(select(Choice).where(Choice.user_id == user_id))).all()}
-    on = site.on()
+    on, kinds = site.on(), kinds_for(user)
     return {
         "notify_user": user,
         "notify_on": on,
         "notify_labels": LABELS,
-        "notify_kinds": CHOOSABLE,
+        "notify_kinds": kinds,
         "notify_channel_label": channel_label,
         "notify_own": {k: [c for c in row.channels.split(",") if c] for k, row in own.items()},
-        "notify_defaults": {k: site.defaults(k) for k in CHOOSABLE},
+        "notify_defaults": {k: site.defaults(k) for k in kinds},
         "notify_site_reminder": settings.reminder_minutes,
     }
 
@@ -99,7 +106,7 @@ async def save(request: Request) -> Response:
             for name, value in contacts.items():
                 setattr(row, name, value)
             row.reminder_minutes = reminder
-            for kind in CHOOSABLE:
+            for kind in kinds_for(row):
                 choice = await s.get(Choice, (user.id, kind))
                 if form.get(f"default_{kind}") is not None:
                     if choice is not None:

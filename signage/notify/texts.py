@@ -14,7 +14,7 @@ objects (Xibo's CVE-2025-62369 was SSTI to RCE). The sandbox refuses the rest at
 
 Two channels of text: `email` (its HTML part is the body as paragraphs, with the answer
 links as buttons: signage/notify/templates/notify/mail.html) and `short`, what every other
-channel says (SMS, DingTalk, WeCom, WeChat: signage/notify/channels): a subject (the first
+channel says (SMS, voice calls, DingTalk, WeCom, WeChat: signage/notify/channels): a subject (the first
 line, or a title) and a text of a line or two.
 """
 
@@ -32,7 +32,7 @@ from signage.i18n import lazy
 from signage.notify.models import Template
 
 CHANNELS = ("email", "short")
-CHANNEL_LABELS = {"email": lazy("Email"), "short": lazy("Short text (SMS, DingTalk, WeCom, WeChat)")}
+CHANNEL_LABELS = {"email": lazy("Email"), "short": lazy("Short text (SMS, voice calls, DingTalk, WeCom, WeChat)")}
 MAX_LENGTH = {"subject": 300, "body": 20_000}
 
 # name → what it is (shown on the templates page, in the reader's language)

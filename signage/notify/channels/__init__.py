@@ -18,6 +18,8 @@ gets it). Each adapter's `base_url` is a setting of its channel (tests: a local 
 | wecom_robot     | WeCom group robot (webhook/send?key=)            | mobile (@ in the group)| 20         |
 | aliyun_sms      | Aliyun SMS SendSms (signature V1, HMAC-SHA1)     | mobile                 |            |
 | tencent_sms     | Tencent Cloud SMS SendSms (TC3-HMAC-SHA256)      | mobile                 |            |
+| aliyun_voice    | Aliyun voice call SingleCallByTts (signature V1) | mobile                 |            |
+| tencent_voice   | Tencent Cloud voice call SendTtsVoice (TC3, vms) | mobile                 |            |
 | wechat_mp       | WeChat official account template message         | wechat_openid          |            |
 """
 
@@ -25,9 +27,11 @@ from __future__ import annotations
 
 from signage.notify.channels import (
     aliyun_sms,
+    aliyun_voice,
     dingtalk_robot,
     dingtalk_work,
     tencent_sms,
+    tencent_voice,
     wechat_mp,
     wecom_app,
     wecom_robot,
@@ -43,6 +47,8 @@ ADAPTERS: dict[str, Adapter] = {
         wecom_robot.ADAPTER,
         aliyun_sms.ADAPTER,
         tencent_sms.ADAPTER,
+        aliyun_voice.ADAPTER,
+        tencent_voice.ADAPTER,
         wechat_mp.ADAPTER,
     )
 }

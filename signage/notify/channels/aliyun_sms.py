@@ -14,6 +14,9 @@ UTF-8 (only A–Z a–z 0–9 - _ . ~ stay as they are; a space is %20).
 
 An SMS says what an approved template says: make a notice template with one variable
 (`${content}` by default: the setting "Template variable") that carries the short text.
+
+`call` signs and posts any RPC-style action this way (the voice calls use it too:
+aliyun_voice.py); each caller adds its own Action, Version and parameters to `common`.
 """
 
 from __future__ import annotations
@@ -54,6 +57,25 @@ def signature(params: dict, secret: str, method: str = "POST") -> str:
     return base64.b64encode(digest).decode()
 
 
+def common(conf) -> dict:
+    """The parameters every RPC call carries, the signature aside."""
+    return {
+        "AccessKeyId": conf["access_key_id"],
+        "Format": "JSON",
+        "RegionId": conf["region"] or "cn-hangzhou",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": uuid.uuid4().hex,
+        "SignatureVersion": "1.0",
+        "Timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+async def call(http, conf, params: dict) -> dict:
+    """POST the parameters, signed with the channel's AccessKey secret; the JSON answer."""
+    params = {**params, "Signature": signature(params, conf["access_key_secret"])}
+    return answer(await http.post(conf.url("/"), data=params))
+
+
 class AliyunSms(Adapter):
     name = "aliyun_sms"
     label = lazy("Aliyun SMS")
@@ -70,26 +92,18 @@ class AliyunSms(Adapter):
 
     def params(self, conf, m) -> dict:
         return {
-            "AccessKeyId": conf["access_key_id"],
+            **common(conf),
             "Action": "SendSms",
-            "Format": "JSON",
             "OutId": m.key[:64],
             "PhoneNumbers": m.recipient,
-            "RegionId": conf["region"] or "cn-hangzhou",
             "SignName": conf["sign_name"],
-            "SignatureMethod": "HMAC-SHA1",
-            "SignatureNonce": uuid.uuid4().hex,
-            "SignatureVersion": "1.0",
             "TemplateCode": conf["template_code"],
             "TemplateParam": json.dumps({conf["param"] or "content": text_of(m)[:MAX_TEXT]}, ensure_ascii=False),
-            "Timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
         }
 
     async def send(self, http, conf, m):
-        params = self.params(conf, m)
-        params["Signature"] = signature(params, conf["access_key_secret"])
-        got = answer(await http.post(conf.url("/"), data=params))
+        got = await call(http, conf, self.params(conf, m))
         code = str(got.get("Code", ""))
         if code == "OK":
             return f"BizId {got.get('BizId', '')}"

@@ -38,6 +38,7 @@ class Field:
     secret: bool = False
     required: bool = True
     hint: object = ""
+    choices: tuple[str, ...] = ()  # the values it may take (empty: any text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,3 +117,8 @@ def text_of(m: Outgoing) -> str:
     """Subject and body as one text (robots, SMS): the subject is the first line."""
     body = m.body.strip()
     return f"{m.subject}\n{body}" if m.subject and body else (m.subject or body)
+
+
+def spoken(m: Outgoing, limit: int) -> str:
+    """What a voice call reads out: subject and body as one line, at most `limit` characters."""
+    return " ".join(text_of(m).split())[:limit]
