@@ -743,6 +743,7 @@ def base_body(method: str, path: str, schema_name: str, seed: Seed, client) -> A
         "BookingIn": lambda: booking_body(seed),
         "BookingPatch": lambda: {"title": "Renamed", "scope": "this"},
         "Decision": lambda: {"reason": "ok", "scope": "this"},
+        "CancelIn": lambda: {"scope": "this", "reason": "fuzz"},
         "Extend": lambda: {"minutes": 15},
         "CallIn": lambda: {"kind": "tea", "note": "4 cups"},
         "CareIn": lambda: {"cleaning": "every", "walkup_until_clean": False},
