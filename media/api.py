@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from media import uploads, usage
-from media.library import filtered, get_item, progress_of, remove, store_and_audit
+from media.library import KINDS, filtered, get_item, progress_of, remove, store_and_audit
 from media.models import Media
 from signage import audit, openapi
-from signage.api import PAGING, Keyset, refuse_unknown
+from signage.api import PAGING, Keyset, param, refuse_unknown
 from signage.auth import route
 from signage.errors import AppError, Conflict, Invalid
 from signage.i18n import gettext as _
@@ -81,12 +81,18 @@ async def api_upload(request: Request) -> Response:
 
 
 PAGES = Keyset("media", Media.id, Media.created_at, newest_first=True)
-FILTERS = {"q": "search in names", "kind": "image or video", "folder": "a folder"}
+FILTERS = {
+    "q": "search in names",
+    "kind": param("image or video", type="string", enum=sorted(KINDS)),
+    "folder": "a folder",
+}
 
 
 async def api_list(request: Request) -> Response:
     """Newest first, a page at a time (`limit`, `cursor`; the next page in the `Link` header)."""
     refuse_unknown(request, {*FILTERS, *PAGING})
+    if request.query_params.get("kind", "image") not in KINDS:
+        raise Invalid(_("kind is image or video."), {"field": "kind"})
     query, _f = filtered(request.query_params)
     async with request.app.state.db.session() as s:
         items, headers = PAGES.page(request, (await s.scalars(PAGES.query(request, query))).all())
@@ -105,7 +111,10 @@ async def api_item(request: Request) -> Response:
 async def api_delete(request: Request) -> Response:
     media_id = request.path_params["id"]
     try:
-        await remove(request, media_id, confirm=request.query_params.get("confirm") == "yes")
+        confirm = request.query_params.get("confirm")
+        if confirm not in (None, "yes"):
+            raise Invalid(_("confirm is yes or absent."), {"field": "confirm"})
+        await remove(request, media_id, confirm=confirm == "yes")
     except (Conflict, Invalid) as exc:
         await audit.record(request, "media.delete", f"media:{media_id}", result="failure", reason=exc.message)
         raise
@@ -197,6 +206,6 @@ openapi.add(
     "Delete a media item (409 while a published layout uses it)",
     status=204,
     tag="media",
-    query={"confirm": "yes: also take it out of the layouts that use it"},
-    errors=(401, 403, 404, 409),
+    query={"confirm": param("yes: also take it out of the layouts that use it", type="string", enum=["yes"])},
+    errors=(400, 401, 403, 404, 409),
 )

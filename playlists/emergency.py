@@ -109,7 +109,7 @@ async def start_form(request: Request) -> Response:
         "group_id": form.get("group_id") or None,
     }
     try:
-        await start(request, parse(api.EmergencyIn, data))
+        await start(request, parse(api.EmergencyIn, data, strict=False))
     except Invalid as exc:
         return await page(request, status_code=400, error=exc)
     return RedirectResponse("/emergency", status_code=303)

@@ -89,7 +89,7 @@ async def change_items(request: Request, playlist_id: int, change, action: str =
         async with request.app.state.db.begin() as s:
             playlist = await get_playlist(s, playlist_id, lock=True)
             changed = change([dict(i) for i in playlist.items])
-            playlist.items = await check_items(s, [parse(api.PlaylistItemIn, i) for i in changed])
+            playlist.items = await check_items(s, [parse(api.PlaylistItemIn, i, strict=False) for i in changed])
     except AppError as exc:
         await audit.record(request, action, f"playlist:{playlist_id}", result="failure", reason=exc.message)
         raise

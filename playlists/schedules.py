@@ -147,7 +147,7 @@ def form_body(form) -> api.ScheduleIn:
         "timezone": form.get("timezone") or None,
         "priority": form.get("priority") or 0,
     }
-    return parse(api.ScheduleIn, data)
+    return parse(api.ScheduleIn, data, strict=False)
 
 
 async def schedules_page(request: Request, status_code: int = 200, error: AppError | None = None) -> Response:

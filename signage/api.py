@@ -29,8 +29,10 @@ def reasonable_year(value: dt.datetime) -> dt.datetime:
     return value
 
 
+# The years a moment or a day may have, as the document says it (a pattern beside the format).
+YEARS = r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)-"
 # A moment: ISO 8601 with its offset, in a year a calendar can hold in any time zone.
-When = Annotated[AwareDatetime, AfterValidator(reasonable_year)]
+When = Annotated[AwareDatetime, AfterValidator(reasonable_year), Field(json_schema_extra={"pattern": YEARS})]
 
 
 def has_nul(data: Any) -> bool:
@@ -79,36 +81,50 @@ def _kinds(spec: dict) -> set:
 
 
 @functools.cache
-def json_kinds(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
-    """The fields of `model` that are numbers (or lists of them) and never booleans, and
-    those that are booleans and never numbers, by its JSON Schema."""
-    numbers, booleans = set(), set()
+def json_kinds(model: type[BaseModel]) -> dict[str, frozenset]:
+    """The JSON types each field of `model` allows (its list items' too), by its JSON Schema."""
+    out = {}
     for name, spec in model.model_json_schema().get("properties", {}).items():
-        kinds = _kinds(spec)
-        if kinds & {"integer", "number"} and "boolean" not in kinds:
-            numbers.add(name)
-        elif "boolean" in kinds and not kinds & {"integer", "number"}:
-            booleans.add(name)
-    return frozenset(numbers), frozenset(booleans)
+        kinds = _kinds(spec) - {None}
+        out[name] = frozenset(kinds | ({"integer"} if "number" in kinds else set()))
+    return out
+
+
+KIND_OF = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 def _values(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def parse(model: type[BaseModel], data: Any) -> BaseModel:
-    """`data` checked against `model`; Invalid lists each field's problem. JSON's `true` is
-    no number and `0` no boolean (Python's bool is an int: `{"room_id": true}` booked room 1)."""
-    if isinstance(data, dict):
-        numbers, booleans = json_kinds(model)
+def wrong_kind(allowed: frozenset, value: Any) -> str | None:
+    """Why `value` (or an item of it) is not of a JSON type in `allowed`; None when it is."""
+    for v in _values(value):
+        kind = KIND_OF.get(type(v))
+        if kind is None or kind in allowed:
+            continue
+        if "boolean" in allowed:
+            return "Input should be true or false"
+        if kind == "boolean":
+            return "Input should be a valid number, not a boolean"
+        if kind == "string":
+            return "Input should be a valid number, not text"
+    return None  # 1.0 is a whole number to JSON Schema too; 1.5 pydantic refuses
+
+
+def parse(model: type[BaseModel], data: Any, strict: bool = True) -> BaseModel:
+    """`data` checked against `model`; Invalid lists each field's problem.
+
+    A JSON body (`strict`) is checked as JSON types it and the document says, where
+    pydantic would convert: `true` is no number and `0` no boolean (Python's bool is an
+    int: `{"room_id": true}` booked room 1), `"12"` no number, `"true"` no boolean. A form's fields are all text: `strict=False` lets pydantic convert them."""
+    if strict and isinstance(data, dict):
+        kinds = json_kinds(model)
         wrong = [
-            {"field": name, "message": "Input should be a valid number, not a boolean"}
-            for name in numbers
-            if name in data and any(isinstance(v, bool) for v in _values(data[name]))
-        ] + [
-            {"field": name, "message": "Input should be true or false"}
-            for name in booleans
-            if name in data and isinstance(data[name], int | float) and not isinstance(data[name], bool)
+            {"field": name, "message": message}
+            for name, allowed in kinds.items()
+            if name in data and allowed & {"integer", "number", "boolean"}
+            if (message := wrong_kind(allowed, data[name]))
         ]
         if wrong:
             raise Invalid(_("Some fields are not valid."), wrong)
@@ -140,6 +156,8 @@ def if_match(request: Request) -> str | None:
     """The request's If-Match (None without one): checked with `check_match` inside the
     change's transaction, so two clients editing one resource never lose an update."""
     value = request.headers.get("if-match")
+    if value is not None and not value.strip():
+        raise Invalid(_("If-Match is empty: send the ETag you read, or no If-Match."), {"header": "If-Match"})
     return value.strip() if value is not None else None
 
 
@@ -154,9 +172,28 @@ def check_match(expected: str | None, current: Any) -> None:
 
 
 LIST_LIMIT, LIST_MAX = 500, 1000
+
+
+def param(description: str, **schema) -> dict:
+    """A query parameter or header of `signage.openapi.add` with its JSON Schema (a bare
+    description is any text): `param("at most this many", type="integer", minimum=1)`."""
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+# Query parameters' schemas: an id to filter by (0 matches nothing), a day, a moment.
+ID_PARAM = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+DAY = {"type": "string", "format": "date", "pattern": YEARS}
+MOMENT = {"type": "string", "format": "date-time", "pattern": YEARS}
+EMPTY = {"type": "string", "maxLength": 0}  # a filter given empty is a filter not given
+
 # The query parameters of every list that pages, as the API documents them.
 PAGING = {
-    "limit": "at most this many (default 500, at most 1,000); the next page is in the Link header",
+    "limit": param(
+        "at most this many (default 500); the next page is in the Link header",
+        type="integer",
+        minimum=1,
+        maximum=LIST_MAX,
+    ),
     "cursor": 'where the page starts (from the Link header\'s rel="next")',
 }
 

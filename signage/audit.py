@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from signage import i18n, openapi, topics
-from signage.api import PAGING, Keyset, refuse_unknown
+from signage.api import DAY, EMPTY, PAGING, Keyset, param, refuse_unknown
 from signage.auth import route
 from signage.errors import Invalid
 from signage.i18n import gettext as _
@@ -152,10 +152,10 @@ PAGES = Keyset("audit", AuditEntry.id, AuditEntry.at, newest_first=True)
 FILTERS = {  # what filtered reads, as the API documents it
     "user": "text in the user's email",
     "action": "actions starting with this (booking. for every booking action)",
-    "result": "success or failure",
+    "result": param("success or failure", type="string", enum=["success", "failure"]),
     "role": "the user's role then",
-    "from": "a day YYYY-MM-DD of the site (from its start)",
-    "to": "a day YYYY-MM-DD of the site (to its end)",
+    "from": param("a day YYYY-MM-DD of the site (from its start)", anyOf=[DAY, EMPTY]),
+    "to": param("a day YYYY-MM-DD of the site (to its end)", anyOf=[DAY, EMPTY]),
 }
 
 
@@ -163,6 +163,8 @@ async def api_list(request: Request) -> Response:
     """The entries of the page's filters, newest first, a page at a time (`limit`, `cursor`;
     the next page in the `Link` header)."""
     refuse_unknown(request, {*FILTERS, *PAGING})
+    if request.query_params.get("result", "success") not in ("success", "failure"):
+        raise Invalid(_("result is success or failure."), {"field": "result"})
     for name in ("from", "to"):
         if (raw := (request.query_params.get(name) or "").strip()) and _day(raw) is None:
             raise Invalid(

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signage.api import PAGING
-from signage.auth import PUBLIC, route
+from signage.api import PAGING, Id, param
+from signage.auth import MAX_ID, PUBLIC, route
 from signage.responses import JSONResponse
 
 REF = "#/components/schemas/{model}"
@@ -32,11 +32,13 @@ class Operation:
     response: Any = None
     status: int = 200
     tag: str = "api"
-    query: dict[str, str] = dataclasses.field(default_factory=dict)  # name → description
+    query: dict[str, str | dict] = dataclasses.field(default_factory=dict)  # name → description or `param(...)`
     errors: tuple[int, ...] = (400, 401, 403, 404)
-    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    headers: dict[str, str | dict] = dataclasses.field(default_factory=dict)
     form: dict[str, str] = dataclasses.field(default_factory=dict)  # multipart fields: name → description
     partial: bool = False  # PATCH: the body's fields are all optional (those given change)
+    optional_body: bool = False  # no body at all is the body's defaults
+    deprecated: bool = False  # kept for the clients of before; the summary says what replaces it
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -46,6 +48,11 @@ class Error(BaseModel):
     error: str = Field(description="a code: invalid, unauthorized, forbidden, not_found, conflict, too_large")
     message: str = Field(description="what went wrong, in the request's language")
     detail: Any = None
+
+
+def _parameter(name: str, where: str, spec: str | dict) -> dict:
+    spec = spec if isinstance(spec, dict) else param(spec)
+    return {"name": name, "in": where, "required": False, **spec}
 
 
 def add(method: str, path: str, summary: str, **kwargs) -> None:
@@ -64,18 +71,14 @@ def _schema(model: Any, components: dict) -> dict:
 def _operation(op: Operation, components: dict) -> dict:
     op_id = op.method + re.sub(r"\W+", "_", op.path)
     out: dict = {"summary": op.summary, "tags": [op.tag], "operationId": op_id}
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+    if op.deprecated:
+        out["deprecated"] = True
+    params = [  # a row's id: anything else is no such path (404), as `{name:id}` routes it
+        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
         for name in re.findall(r"{(\w+)}", op.path)
     ]
-    params += [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
-        for n, d in op.query.items()
-    ]
-    params += [
-        {"name": n, "in": "header", "required": False, "schema": {"type": "string"}, "description": d}
-        for n, d in op.headers.items()
-    ]
+    params += [_parameter(n, "query", d) for n, d in op.query.items()]
+    params += [_parameter(n, "header", d) for n, d in op.headers.items()]
     if params:
         out["parameters"] = params
     if op.form:
@@ -96,12 +99,14 @@ def _operation(op: Operation, components: dict) -> dict:
             components[f"{name}Patch"] = {k: v for k, v in components[name].items() if k != "required"}
             components[f"{name}Patch"]["title"] = f"{name}Patch"
             schema = {"$ref": REF.format(model=f"{name}Patch")}
-        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+        out["requestBody"] = {"required": not op.optional_body, "content": {"application/json": {"schema": schema}}}
     ok: dict = {"description": "OK"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
     error = {"description": "error", "content": {"application/json": {"schema": _schema(Error, components)}}}
     out["responses"] = {str(op.status): ok, **{str(code): error for code in op.errors}}
+    if "If-None-Match" in op.headers:
+        out["responses"]["304"] = {"description": "not modified: the ETag sent is still the resource's"}
     return out
 
 
@@ -190,13 +195,17 @@ def fields(schema: dict, components: dict) -> list[dict]:
 ANSWERS = {
     "200": "OK",
     "201": "created",
+    "202": "accepted, done in the background",
     "204": "done, no content",
+    "304": "not modified",
     "400": "invalid input",
     "401": "no valid token",
     "403": "not allowed for this role",
     "404": "not found",
     "409": "conflict",
+    "412": "changed meanwhile (If-Match)",
     "413": "too large",
+    "429": "too many tries: wait for Retry-After",
 }
 
 
@@ -223,6 +232,10 @@ async def docs_page(request: Request) -> Response:
                     "body": body,
                     "answer": fields(answer, components) if answer else [],
                     "answer_type": type_text(answer) if answer else "",
+                    "params": [
+                        {**p, "type": ", ".join(filter(None, [type_text(p["schema"]), limits_text(p["schema"])]))}
+                        for p in op.get("parameters", [])
+                    ],
                 }
             )
     return render(request, "api_docs.html", {"doc": doc, "tags": tags, "answers": ANSWERS})
@@ -255,10 +268,10 @@ def _register_platform() -> None:
         applied_version: int = Field(description="the newest version the screen has applied")
         applied_layout: str
 
-    class ScreenClaim(BaseModel):
-        code: str
-        name: str
-        layout_id: int | None = None
+    class ScreenClaim(BaseModel):  # player.screens.ClaimIn, as the document shows it
+        code: str = Field(min_length=1, max_length=12)
+        name: str = Field(min_length=1, max_length=200)
+        layout_id: Id | None = None
 
     add("get", "/api/v1/me", "Who am I", response=Me, tag="account")
     add("get", "/api/v1/screens", "List paired screens", response=list[ScreenOut], tag="signage", query=dict(PAGING))

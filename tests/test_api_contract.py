@@ -123,3 +123,68 @@ def test_a_service_call_is_read_by_who_made_it(client):
     assert client.get(where, headers=member).json()["note"] == "4 cups"
     assert client.get(where, headers=other).status_code == 404
     assert client.get(where, headers=api_token(client, "service")).status_code == 200
+
+
+def test_json_types_are_strict(client):
+    """What the document types as a number, a time or a string takes nothing else: no `"12"`
+    for a number, no epoch seconds for a time (pydantic's lax mode took both)."""
+    admin = api_token(client, "admin")
+    room = client.post("/api/v1/rooms", headers=admin, json={"name": "Lotus", "capacity": 6}).json()["id"]
+    for path, body, field in [
+        ("/api/v1/rooms", {"name": "Peony", "capacity": "12"}, "capacity"),
+        ("/api/v1/rooms", {"name": 12, "capacity": 4}, "name"),
+        ("/api/v1/bookings", {"room_id": room, "title": "x", "start": 1893456000, "end": iso(at(11))}, "start"),
+        ("/api/v1/bookings", {"room_id": str(room), "title": "x", "start": iso(at(10)), "end": iso(at(11))}, "room_id"),
+    ]:
+        r = client.post(path, headers=admin, json=body)
+        assert r.status_code == 400, (body, r.text)
+        assert [d["field"] for d in r.json()["detail"]] == [field], r.text
+    assert client.get("/api/v1/bookings", headers=admin).json() == []
+
+
+def test_query_parameters_are_what_the_document_says(client):
+    """Typed and enumerated query parameters refuse what their schema does not allow, where
+    they used to ignore it (and the document said "any string")."""
+    admin = api_token(client, "admin")
+    doc = client.get("/api/v1/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/bookings"]["get"]["parameters"]}
+    assert params["room_id"]["type"] == "integer" and params["limit"]["maximum"] == 1000
+    assert params["status"]["enum"] == ["pending", "confirmed", "cancelled", "rejected", "no_show"]
+    path_id = doc["paths"]["/api/v1/bookings/{id}"]["get"]["parameters"][0]["schema"]
+    assert path_id == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    for url, field in [
+        ("/api/v1/audit?result=maybe", "result"),
+        ("/api/v1/media?kind=pdf", "kind"),
+        ("/api/v1/media/1?confirm=no", "confirm"),
+        ("/api/v1/rooms/1/calendar-feed?rotate=yes", "rotate"),
+        ("/api/v1/bookings?status=done", "status"),
+        ("/api/v1/service-calls?status=lost", "status"),
+    ]:
+        method = {"/api/v1/media/1": "DELETE", "/api/v1/rooms/1/calendar-feed": "POST"}.get(url.split("?")[0], "GET")
+        if method == "POST":
+            client.post("/api/v1/rooms", headers=admin, json={"name": "Lotus", "capacity": 6})
+        r = client.request(method, url, headers=admin)
+        assert r.status_code == 400, (url, r.text)
+        assert field in str(r.json()["detail"]), (url, r.text)
+
+
+def test_cancel_is_a_state(client):
+    """POST …/cancel is how the document says to cancel: the booking stays, readable with
+    status cancelled. DELETE does the same for the clients of before, and is marked deprecated."""
+    admin = api_token(client, "admin")
+    room = client.post("/api/v1/rooms", headers=admin, json={"name": "Lotus", "capacity": 6}).json()["id"]
+    made = []
+    for hour in (9, 11):
+        body = {"room_id": room, "title": "Review", "start": iso(at(hour)), "end": iso(at(hour + 1))}
+        made.append(client.post("/api/v1/bookings", headers=admin, json=body).json()["id"])
+    r = client.post(f"/api/v1/bookings/{made[0]}/cancel", headers=admin, json={"reason": "moved"})
+    assert r.status_code == 200 and r.json() == {"id": made[0], "status": "cancelled", "cancelled": [made[0]]}
+    assert client.post(f"/api/v1/bookings/{made[0]}/cancel", headers=admin).status_code == 409
+    assert client.post(f"/api/v1/bookings/{made[1]}/cancel", headers=admin, json={"scope": "all"}).status_code == 400
+    assert client.delete(f"/api/v1/bookings/{made[1]}?scope=this", headers=admin).json()["status"] == "cancelled"
+    for booking in made:
+        read = client.get(f"/api/v1/bookings/{booking}", headers=admin)
+        assert read.status_code == 200 and read.json()["status"] == "cancelled"
+    doc = client.get("/api/v1/openapi.json").json()["paths"]
+    assert doc["/api/v1/bookings/{id}"]["delete"]["deprecated"] is True
+    assert doc["/api/v1/bookings/{id}/cancel"]["post"]["requestBody"]["required"] is False

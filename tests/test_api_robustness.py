@@ -675,7 +675,7 @@ def real_id(path: str, seed: Seed) -> int:
 def fresh_id(client, headers: dict, method: str, path: str, seed: Seed) -> int:
     """The id a case with a real id goes to: a new object where the operation uses its
     object up (cancel, approve, reject), so each case meets one as seeded; else the seeded one."""
-    if (method, path) == ("delete", "/api/v1/bookings/{id}"):
+    if (method, path) in (("delete", "/api/v1/bookings/{id}"), ("post", "/api/v1/bookings/{id}/cancel")):
         body = {**booking_body(seed), "start": iso(at(9, days=200 + 3 * seed.next())), "rrule": "FREQ=DAILY;COUNT=3"}
         body["end"] = iso(dt.datetime.fromisoformat(body["start"]) + dt.timedelta(minutes=30))
         r = client.post("/api/v1/bookings", json=body, headers=headers)
@@ -743,6 +743,7 @@ def base_body(method: str, path: str, schema_name: str, seed: Seed, client) -> A
         "BookingIn": lambda: booking_body(seed),
         "BookingPatch": lambda: {"title": "Renamed", "scope": "this"},
         "Decision": lambda: {"reason": "ok", "scope": "this"},
+        "CancelIn": lambda: {"scope": "this", "reason": "fuzz"},
         "Extend": lambda: {"minutes": 15},
         "CallIn": lambda: {"kind": "tea", "note": "4 cups"},
         "CareIn": lambda: {"cleaning": "every", "walkup_until_clean": False},

@@ -104,6 +104,7 @@ GET    /api/v1/bookings                          users
 GET    /api/v1/bookings/{id}                     users
 PATCH  /api/v1/bookings/{id}                     users
 DELETE /api/v1/bookings/{id}                     users
+POST   /api/v1/bookings/{id}/cancel              users
 POST   /api/v1/bookings/{id}/check-in            users
 POST   /api/v1/bookings/{id}/end                 users
 POST   /api/v1/bookings/{id}/extend              users

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from booking_api.bookings import changes, rules
-from booking_api.bookings.bookings import booking_json, get_booking
+from booking_api.bookings.bookings import BookingOut, booking_json, get_booking
 from booking_api.models import Booking, Room, RoomOwner
 from booking_api.rooms.rooms import may_manage
 from signage import audit, clock, i18n, openapi
@@ -194,6 +194,8 @@ openapi.add(
     "/api/v1/bookings/{id}/approve",
     "Approve a pending booking",
     body=Decision,
+    optional_body=True,
+    response=BookingOut,
     tag="approvals",
     errors=(400, 401, 403, 404, 409),
 )
@@ -202,6 +204,7 @@ openapi.add(
     "/api/v1/bookings/{id}/reject",
     "Reject a pending booking (reason required)",
     body=Decision,
+    response=BookingOut,
     tag="approvals",
     errors=(400, 401, 403, 404, 409),
 )

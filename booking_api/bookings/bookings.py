@@ -31,6 +31,10 @@ from booking_api.models import STATUSES, Attendee, Booking, IdempotencyKey, Room
 from booking_api.rooms.rooms import get_room, may_manage
 from signage import audit, clock, idempotency, openapi
 from signage.api import (
+    DAY,
+    EMPTY,
+    ID_PARAM,
+    MOMENT,
     PAGING,
     Id,
     Keyset,
@@ -40,6 +44,7 @@ from signage.api import (
     if_match,
     int_param,
     json_body,
+    param,
     parse,
     reasonable_year,
     refuse_unknown,
@@ -673,13 +678,26 @@ async def api_update(request: Request) -> Response:
     return JSONResponse({**data, "changed": [t.id for t in targets]}, headers={"ETag": etag(data)})
 
 
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Literal["this", "following", "series"] = "this"
+    reason: str = Field("", max_length=500, description="why (the organizer and attendees are told)")
+
+
 async def api_cancel(request: Request) -> Response:
-    booking_id = request.path_params["id"]
-    scope = request.query_params.get("scope", "this")
-    if scope not in ("this", "following", "series"):
-        raise Invalid(_("scope is this, following or series."), {"field": "scope"})
+    """DELETE, kept for the clients of before: the same as POST …/cancel, from the query."""
+    body = parse(CancelIn, {k: v for k, v in request.query_params.items() if k in ("scope", "reason")})
+    return await cancelled(request, body)
+
+
+async def api_cancel_post(request: Request) -> Response:
+    raw = await request.body()
+    return await cancelled(request, parse(CancelIn, await json_body(request)) if raw.strip() else CancelIn())
+
+
+async def cancelled(request: Request, body: CancelIn) -> Response:
+    booking_id, scope, reason = request.path_params["id"], body.scope, body.reason
     try:
-        reason = request.query_params.get("reason", "")[:500]
         targets = await cancel_booking(request, booking_id, scope, reason, if_match(request))
     except AppError as exc:
         await audit.record(request, "booking.cancel", f"booking:{booking_id}", result="failure", reason=exc.message)
@@ -699,6 +717,13 @@ class CheckOut(BaseModel):
     conflicting: int
 
 
+IF_MATCH = {
+    "If-Match": param(
+        "the ETag of the booking as you read it: 412 with the current ETag if it changed meanwhile",
+        type="string",
+        minLength=1,
+    )
+}
 openapi.add(
     "post",
     "/api/v1/bookings",
@@ -708,7 +733,13 @@ openapi.add(
     status=201,
     tag="bookings",
     errors=(400, 401, 403, 404, 409),
-    headers={"Idempotency-Key": "a retried POST with the same key and body returns the first answer and books nothing"},
+    headers={
+        "Idempotency-Key": param(
+            "a retried POST with the same key and body returns the first answer and books nothing",
+            type="string",
+            maxLength=200,
+        )
+    },
 )
 openapi.add(
     "post",
@@ -725,15 +756,15 @@ openapi.add(
     response=list[BookingOut],
     tag="bookings",
     query={
-        "room_id": "a room",
-        "from": "ISO 8601 with offset, or a day YYYY-MM-DD of the site (from its start)",
-        "to": "ISO 8601 with offset, or a day YYYY-MM-DD of the site (to its end)",
-        "status": "pending, confirmed, cancelled, rejected or no_show (released: nobody checked in)",
-        "organizer_id": "the organizer (a user id)",
+        "room_id": param("a room", **ID_PARAM),
+        "from": param("ISO 8601 with offset, or a day YYYY-MM-DD of the site (from its start)", anyOf=[MOMENT, DAY, EMPTY]),
+        "to": param("ISO 8601 with offset, or a day YYYY-MM-DD of the site (to its end)", anyOf=[MOMENT, DAY, EMPTY]),
+        "status": param("no_show: released, nobody checked in", type="string", enum=list(STATUSES)),
+        "organizer_id": param("the organizer (a user id)", **ID_PARAM),
         "attendee": "an attendee: an email (any case) or a user id",
-        "series_id": "the occurrences of one series",
+        "series_id": param("the occurrences of one series", **ID_PARAM),
         "q": "text in the title",
-        "updated_since": "changed at or after this time (ISO 8601 with offset, or a day)",
+        "updated_since": param("changed at or after this time (ISO 8601 with offset, or a day)", anyOf=[MOMENT, DAY, EMPTY]),
         **PAGING,
     },
 )
@@ -753,17 +784,32 @@ openapi.add(
     response=BookingOut,
     tag="bookings",
     errors=(400, 401, 403, 404, 409, 412),
-    headers={"If-Match": "the ETag of the booking as you read it: 412 with the current ETag if it changed meanwhile"},
+    headers=IF_MATCH,
+)
+openapi.add(
+    "post",
+    "/api/v1/bookings/{id}/cancel",
+    "Cancel a booking: it stays, with status cancelled (read, listed and in the event log as such)",
+    body=CancelIn,
+    optional_body=True,
+    response=Cancelled,
+    tag="bookings",
+    errors=(400, 401, 403, 404, 409, 412),
+    headers=IF_MATCH,
 )
 openapi.add(
     "delete",
     "/api/v1/bookings/{id}",
-    "Cancel a booking",
+    "Cancel a booking, as POST …/cancel does: the booking is not removed, its status is cancelled",
+    deprecated=True,
     response=Cancelled,
     tag="bookings",
-    query={"scope": "this, following or series", "reason": "why"},
+    query={
+        "scope": param("this (default), following or series", type="string", enum=["this", "following", "series"]),
+        "reason": param("why", type="string", maxLength=500),
+    },
     errors=(400, 401, 403, 404, 409, 412),
-    headers={"If-Match": "the ETag of the booking as you read it: 412 with the current ETag if it changed meanwhile"},
+    headers=IF_MATCH,
 )
 
 routes = [
@@ -773,4 +819,5 @@ routes = [
     route("/api/v1/bookings/{id:id}", api_get, allow=SIGNED_IN),
     route("/api/v1/bookings/{id:id}", api_update, methods=["PATCH"], allow=SIGNED_IN),
     route("/api/v1/bookings/{id:id}", api_cancel, methods=["DELETE"], allow=SIGNED_IN),
+    route("/api/v1/bookings/{id:id}/cancel", api_cancel_post, methods=["POST"], allow=SIGNED_IN),
 ]

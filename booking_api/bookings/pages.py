@@ -113,7 +113,7 @@ async def edit_form(request: Request) -> Response:
             data["services"] = [x.strip() for x in services if x.strip()]
         if "attendees" in form:
             data["attendees"] = attendee_lines(str(form.get("attendees", "")))
-        patch = parse(BookingPatch, data)
+        patch = parse(BookingPatch, data, strict=False)
         await update_booking(request, booking_id, patch)
     except AppError as exc:
         await audit.record(request, "booking.update", f"booking:{booking_id}", result="failure", reason=exc.message)

@@ -149,7 +149,7 @@ async def form_cleaning(request: Request) -> Response:
         "walkup_until_clean": form.get("walkup_until_clean") is not None,
     }
     try:
-        await set_cleaning(request, room_id, parse(CareIn, data))
+        await set_cleaning(request, room_id, parse(CareIn, data, strict=False))
     except (Invalid, NotFound) as exc:
         return await manage_page(request, status_code=exc.status, error=exc, room_id=room_id)
     return RedirectResponse(f"/rooms/{room_id}/edit", status_code=303)
@@ -160,7 +160,7 @@ async def form_service_state(request: Request) -> Response:
     form = await request.form()
     data = {"in_service": form.get("in_service") == "1", "reason": str(form.get("reason") or "")[:500]}
     try:
-        await set_service_state(request, room_id, parse(ServiceStateIn, data))
+        await set_service_state(request, room_id, parse(ServiceStateIn, data, strict=False))
     except (Invalid, NotFound) as exc:
         return await manage_page(request, status_code=exc.status, error=exc, room_id=room_id)
     return RedirectResponse(f"/rooms/{room_id}/edit", status_code=303)

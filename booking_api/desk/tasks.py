@@ -28,7 +28,7 @@ from booking_api.desk.models import KINDS, STATUSES, RoomCare, ServiceTask
 from booking_api.models import Attendee, Booking, Room
 from booking_api.rooms.rooms import get_room, may_manage
 from signage import audit, clock, openapi
-from signage.api import Id, json_body, list_limit, parse, refuse_unknown
+from signage.api import PAGING, Id, json_body, list_limit, param, parse, refuse_unknown
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.eventlog import log as eventlog
@@ -374,8 +374,8 @@ openapi.add(
     response=CallsOut,
     tag="service desk",
     query={
-        "status": "open, accepted, done or cancelled; absent: all",
-        "limit": "at most this many (default 100, at most 1,000)",
+        "status": param("absent: all", type="string", enum=list(STATUSES)),
+        "limit": PAGING["limit"],
     },
 )
 openapi.add(

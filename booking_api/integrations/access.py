@@ -325,7 +325,7 @@ openapi.add("get", "/api/v1/doors/{id}", "One door", response=DoorOut, tag=TAG)
 openapi.add("delete", "/api/v1/doors/{id}", "Remove a door", status=204, tag=TAG)
 openapi.add("post", "/api/v1/rooms/{id}/doors/open",
             "Open the room's doors now (its admins and service staff at any time, its meeting's organizer and "
-            "attendees from the opening of check-in until the end; audited)", body=OpenIn, response=list[Opened],
+            "attendees from the opening of check-in until the end; audited)", body=OpenIn, optional_body=True, response=list[Opened],
             tag=TAG, errors=(400, 401, 403, 404))  # fmt: skip
 
 routes = [

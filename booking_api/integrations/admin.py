@@ -292,7 +292,7 @@ async def create_submit(request: Request) -> Response:
     form = await request.form()
     data = form_to_import(form)
     try:
-        source = await create(request, parse(ImportIn, data))
+        source = await create(request, parse(ImportIn, data, strict=False))
     except AppError as exc:
         await audit.record(request, "import.create", "", result="failure", reason=exc.message)
         return await list_page(request, exc, exc.status, data)
@@ -324,7 +324,7 @@ openapi.add("delete", "/api/v1/imports/{id}", "Delete an importer (its bookings 
 openapi.add("post", "/api/v1/imports/{id}/preview", "The first rows as the source gives them, and as they map",
             response=PreviewOut, tag=TAG)  # fmt: skip
 openapi.add("post", "/api/v1/imports/{id}/run", "Run it now (a dry run says what it would do)", body=RunIn,
-            response=RunOut, tag=TAG)  # fmt: skip
+            optional_body=True, response=RunOut, tag=TAG)  # fmt: skip
 openapi.add("get", "/api/v1/imports/{id}/runs", "Its latest runs, newest first", response=list[RunOut], tag=TAG)
 
 routes = [

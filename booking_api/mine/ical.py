@@ -28,6 +28,7 @@ from email.utils import format_datetime, parseaddr, parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 import icalendar
+from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -39,8 +40,9 @@ from booking_api.mine import replies
 from booking_api.models import ACTIVE, Attendee, Booking, CalendarFeed, Room, Series
 from booking_api.rooms.rooms import MANAGERS, get_room, may_manage
 from signage import audit, clock, openapi
+from signage.api import param
 from signage.auth import PUBLIC, route
-from signage.errors import Forbidden, NotFound
+from signage.errors import Forbidden, Invalid, NotFound
 from signage.i18n import gettext as _
 from signage.responses import JSONResponse
 
@@ -368,18 +370,26 @@ async def api_room_feed(request: Request) -> Response:
         await get_room(s, room_id)
         if not await may_manage(s, request.state.user, room_id):
             raise Forbidden(_("Only the room's admins may share its calendar."))
-    if request.query_params.get("rotate"):
+    rotating = request.query_params.get("rotate")
+    if rotating not in (None, "1"):
+        raise Invalid(_("rotate is 1 or absent."), {"field": "rotate"})
+    if rotating:
         await rotate(request, "room", room_id)
     async with request.app.state.db.session() as s:
         return JSONResponse({"url": await feed_url(request, s, "room", room_id)})
+
+
+class FeedOut(BaseModel):
+    url: str = Field(description="the feed's address, its secret in it")
 
 
 openapi.add(
     "post",
     "/api/v1/rooms/{id}/calendar-feed",
     "The room's iCalendar feed URL (made on first use)",
+    response=FeedOut,
     tag="check-in",
-    query={"rotate": "1: replace the secret; the old URL stops working"},
+    query={"rotate": param("1: replace the secret; the old URL stops working", type="string", enum=["1"])},
 )
 
 routes = [

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from booking_api.bookings.visibility import public_title
 from booking_api.models import ACTIVE, Booking, Room
 from signage import clock, openapi
+from signage.api import DAY, EMPTY, param
 from signage.auth import SIGNED_IN, route
 from signage.errors import Invalid
 from signage.i18n import gettext as _
@@ -99,7 +100,7 @@ def filters_of(params) -> dict:
 
 FILTER_PARAMS = {  # what filters_of reads, as the API documents it
     "floor": "only this floor",
-    "capacity": "at least this many seats",
+    "capacity": param("at least this many seats", type="integer", minimum=0, maximum=999999),
     "equipment": "comma-separated; rooms having all",
 }
 
@@ -319,7 +320,7 @@ openapi.add(
     "Every room's bookings of a day, and its status now",
     response=DayOut,
     tag="availability",
-    query={"date": "YYYY-MM-DD (site time zone); default today", **FILTER_PARAMS},
+    query={"date": param("YYYY-MM-DD (site time zone); default today", anyOf=[DAY, EMPTY]), **FILTER_PARAMS},
 )
 
 routes = [

@@ -24,7 +24,19 @@ from booking_api.rooms.availability import (
 )
 from player.models import Screen
 from signage import audit, clock, openapi
-from signage.api import PAGING, Id, Keyset, check_match, if_match, json_body, list_limit, parse, refuse_unknown, tagged
+from signage.api import (
+    PAGING,
+    Id,
+    Keyset,
+    check_match,
+    if_match,
+    json_body,
+    list_limit,
+    param,
+    parse,
+    refuse_unknown,
+    tagged,
+)
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from signage.eventlog import log as eventlog
@@ -281,7 +293,7 @@ async def edit_page(request: Request) -> Response:
 async def submit_room(request: Request) -> Response:
     room_id = request.path_params.get("id")
     try:
-        body = parse(RoomIn, form_to_room(await request.form()))
+        body = parse(RoomIn, form_to_room(await request.form()), strict=False)
         room = await save_room(request, body, room_id)
     except AppError as exc:
         await audit.record(request, "room.save", f"room:{room_id or ''}", result="failure", reason=exc.message)
@@ -385,7 +397,13 @@ openapi.add(
     tag="rooms",
     query={"building": "only this building", **FILTER_PARAMS, **PAGING},
 )
-IF_MATCH = {"If-Match": "the ETag of the room as you read it: 412 with the current ETag if it changed meanwhile"}
+IF_MATCH = {
+    "If-Match": param(
+        "the ETag of the room as you read it: 412 with the current ETag if it changed meanwhile",
+        type="string",
+        minLength=1,
+    )
+}
 openapi.add(
     "get",
     "/api/v1/rooms/{id}",
@@ -411,7 +429,7 @@ openapi.add(
     "Delete a room and its past bookings (409 while it has meetings to come)",
     status=204,
     tag="rooms",
-    errors=(401, 403, 404, 409, 412),
+    errors=(400, 401, 403, 404, 409, 412),
     headers=IF_MATCH,
 )
 

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signage import openapi, topics
-from signage.api import int_param, list_limit, refuse_unknown
+from signage.api import int_param, list_limit, param, refuse_unknown
 from signage.auth import MAX_ID, SIGNED_IN, route
 from signage.errors import Invalid
 from signage.eventlog.models import Event
@@ -167,9 +167,14 @@ openapi.add(
     response=EventsOut,
     tag="events",
     query={
-        "after": "events after this id (the `next` of the previous page; 0 or absent: from the start)",
-        "limit": f"at most this many (default {LIMIT}, at most {MAX_LIMIT})",
-        "type": "only types starting with this, e.g. booking. or booking.cancelled",
+        "after": param(
+            "events after this id (the `next` of the previous page; 0 or absent: from the start)",
+            type="integer",
+            minimum=0,
+            maximum=MAX_ID * 1000,
+        ),
+        "limit": param(f"at most this many (default {LIMIT})", type="integer", minimum=1, maximum=MAX_LIMIT),
+        "type": param("only types starting with this, e.g. booking. or booking.cancelled", pattern=f"^{TYPE.pattern}$"),
     },
 )
 
