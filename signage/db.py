@@ -190,13 +190,3 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        # A connection invalidated under a cancelled task (a closed stream, a delivery cut off)
-        # is closed by SQLAlchemy in a shielded task of its own: let those end before the loop
-        # does, or asyncio reports each as "Task was destroyed but it is pending".
-        closing = [
-            t
-            for t in asyncio.all_tasks()
-            if getattr(t.get_coro(), "__qualname__", "").endswith("_terminate_graceful_close")
-        ]
-        if closing:
-            await asyncio.wait(closing, timeout=5)
