@@ -16,6 +16,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -332,6 +333,18 @@ async def make_screens(
     return keys
 
 
+async def session_cookie(ours: Server) -> str:
+    """A signed-in browser's cookie (the sign-in form, as a person uses it)."""
+    async with httpx.AsyncClient(base_url=ours.url, timeout=30) as c:
+        page = (await c.get("/login")).text
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        form = {"email": "bench@example.com", "password": "benchpass1", "csrf_token": csrf}
+        r = await c.post("/login", data=form)
+        assert r.status_code == 303, r.text
+        assert (await c.get("/api/v1/me")).status_code == 200
+        return "; ".join(f"{k}={v}" for k, v in c.cookies.items())
+
+
 async def bench_json(args, ours: Server, bare: Server, token: str, report: dict) -> None:
     async with httpx.AsyncClient(base_url=ours.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
         await make_screens(c, args.screens, None, 1)
@@ -340,7 +353,8 @@ async def bench_json(args, ours: Server, bare: Server, token: str, report: dict)
         sample = r.json()
     print(f"  /api/v1/screens returns {len(sample)} screens ({len(r.content)} bytes)", flush=True)
     auth = {"Authorization": f"Bearer {token}"}
-    for name, server, headers in (("ours", ours, auth), ("bare", bare, {})):
+    cookie = await session_cookie(ours)
+    for name, server, headers in (("ours", ours, auth), ("ours_session", ours, {"Cookie": cookie}), ("bare", bare, {})):
         if args.client == "httpx":
             res = await load(server.url, "/api/v1/screens", headers, args.concurrency, args.warmup, args.duration)
         else:
@@ -485,6 +499,12 @@ def print_report(args, report: dict) -> None:
         ratio = j["ours"]["rps"] / j["bare"]["rps"] if j["bare"]["rps"] else float("nan")
         print(f"json read  ours {j['ours']['rps']:,.0f} req/s   bare {j['bare']['rps']:,.0f} req/s   ratio {ratio:.3f}")
         j["ratio"] = ratio
+        if "ours_session" in j:
+            cookie = j["ours_session"]["rps"]
+            print(
+                f"    signed in by session cookie {cookie:,.0f} req/s: {cookie / j['ours']['rps']:.2f} of the token's,"
+                f" ratio to bare {cookie / j['bare']['rps']:.3f} (the session check: sessions.py)"
+            )
     s = report["sse"]
     if "received" in s:
         print(
