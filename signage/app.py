@@ -293,9 +293,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.imports.start()
         app.state.webhooks = webhook_deliveries.Sender(app.state.db, settings)
         app.state.dispatcher.follow("webhooks", webhook_deliveries.consumer(app.state.webhooks.wake))
-        app.state.dispatcher.follow("doors", access.consumer(app))
+        app.state.dispatcher.follow("doors", access.consumer(app), types=access.FOLLOWS)
         app.state.dispatcher.follow("notify", invites.consumer(settings, app.state.outbox.wake, app.state.bus))
-        app.state.dispatcher.follow("desk", desk_follow.consumer(app.state.bus, settings, app.state.outbox.wake))
+        app.state.dispatcher.follow(
+            "desk", desk_follow.consumer(app.state.bus, settings, app.state.outbox.wake), types=desk_follow.FOLLOWS
+        )
         await app.state.dispatcher.start()
         await app.state.outbox.start()
         app.state.escalator = Escalator(app)

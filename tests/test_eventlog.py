@@ -251,8 +251,7 @@ def test_a_consumer_that_fails_is_retried_and_never_blocks_the_others(client):
         booked = meeting(client, admin, room["id"], hour=9)
         ids = [int(e["id"]) for e in feed(client, admin, limit=1000)["events"]]
         wait_for(lambda: seen["steady"] == ids)
-        [flaky_row] = rows(client, select(EventConsumer).where(EventConsumer.name == "flaky"))
-        assert seen["flaky"] == [] or flaky_row.failures == 0
+        assert failures["left"] > 0 or seen["flaky"] in ([], ids)  # steady did not wait for flaky's retries
         wait_for(lambda: seen["flaky"] == ids, timeout=30)  # retried after 1 s, then 2 s
         [flaky_row] = rows(client, select(EventConsumer).where(EventConsumer.name == "flaky"))
         assert flaky_row.position == ids[-1] and flaky_row.failures == 0 and flaky_row.last_error == ""

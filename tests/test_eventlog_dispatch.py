@@ -225,3 +225,115 @@ def test_a_live_update_lost_to_a_crash_after_the_commit_is_still_delivered(clien
     finally:
         in_app(client, d.stop)
         in_app(client, lambda: _cancel(task))
+
+
+def test_a_consumer_is_handed_only_the_types_it_follows_and_never_one_twice(client):
+    """`types`: batches without them are passed over (the position moves, written once caught
+    up); the one that has them is delivered once, also after a restart."""
+    admin = api_token(client, "admin")
+    db = client.app.state.db
+    handed: list[list[str]] = []
+
+    async def cancels(_s, events):
+        handed.append([e.type for e in events])
+
+    async def start():
+        d = Dispatcher(db)
+        d.follow("cancels", cancels, types=("booking.cancelled",))
+        await d.start()
+        return d
+
+    dispatcher = in_app(client, start)
+    try:
+        room = make_room(client, admin, name="Orchid")["id"]
+        b = meeting(client, admin, room, hour=9)
+        wait_for(lambda: consumer_row(client, "cancels").position == newest_event(client))  # written, caught up
+        assert handed == []
+        assert client.post(f"/api/v1/bookings/{b['id']}/cancel", json={}, headers=admin).status_code == 200
+        wait_for(lambda: handed)
+        assert [t for t in handed[0] if t == "booking.cancelled"] == ["booking.cancelled"]
+        meeting(client, admin, room, hour=11)
+        wait_for(lambda: consumer_row(client, "cancels").position == newest_event(client))
+    finally:
+        in_app(client, dispatcher.stop)
+    again = in_app(client, start)
+    try:
+        make_room(client, admin, name="Peony")
+        wait_for(lambda: consumer_row(client, "cancels").position == newest_event(client))
+        assert len(handed) == 1  # nothing handed again
+    finally:
+        in_app(client, again.stop)
+
+
+def test_consumers_far_apart_in_the_log_each_get_every_event_once_in_order(client):
+    """The events read once for all consumers (`events_after`): one consumer reading the log
+    from its start in small batches while another follows its end."""
+    admin = api_token(client, "admin")
+    db = client.app.state.db
+    for name in ("Orchid", "Peony", "Iris"):
+        make_room(client, admin, name=name)
+    seen: dict[str, list[int]] = {"behind": [], "ahead": []}
+
+    def collect(name):
+        async def handler(_s, events):
+            seen[name].extend(e.id for e in events)
+
+        return handler
+
+    async def start():
+        d = Dispatcher(db)
+        d.follow("behind", collect("behind"), from_start=True)
+        d.follow("ahead", collect("ahead"), writes=False)
+        await d.start()
+        d.batch["behind"] = 2  # small batches, behind the other one all along (doubled when passed)
+        return d
+
+    first_new = newest_event(client) + 1
+    dispatcher = in_app(client, start)
+    try:
+        room = make_room(client, admin, name="Lotus")["id"]
+        for hour in (9, 10, 11, 12):
+            meeting(client, admin, room, hour=hour)
+        everything = sorted(e.id for e in rows(client, select(Event)))
+        wait_for(lambda: seen["behind"][-1:] == everything[-1:] and seen["ahead"][-1:] == everything[-1:])
+        assert seen["behind"] == everything
+        assert seen["ahead"] == [i for i in everything if i >= first_new]
+    finally:
+        in_app(client, dispatcher.stop)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL takes the row FOR UPDATE SKIP LOCKED
+def test_two_dispatchers_on_one_sqlite_file_deliver_each_event_once(client):
+    """Two processes' dispatchers on one SQLite file (here two databases in one loop, each
+    with its own write lock): the batch is read before the write lock, so both may read it;
+    the position moves only from where it was read, and the second delivery rolls back."""
+    admin = api_token(client, "admin")
+
+    async def writer(s, events):
+        for e in events:
+            s.add(AuditEntry(action="consumer.wrote", target=f"event:{e.id}"))
+        await asyncio.sleep(0.05)  # the other one reads meanwhile
+
+    async def start():
+        other = Database(client.app.state.db.url)
+        ds = [Dispatcher(client.app.state.db, gather=0), Dispatcher(other, gather=0)]
+        for d in ds:
+            d.follow("writer", writer)
+            await d.start()
+        client.app.state.db.on_events.append(ds[1].wake)  # both woken by each commit, as two processes polling
+        return ds, other
+
+    (ds, other) = in_app(client, start)
+    try:
+        room = make_room(client, admin, name="Orchid")["id"]
+        for hour in range(8, 20):
+            meeting(client, admin, room, hour=hour)
+        wait_for(lambda: consumer_row(client, "writer").position == newest_event(client))
+        wrote = [a.target for a in rows(client, select(AuditEntry).where(AuditEntry.action == "consumer.wrote"))]
+        assert len(wrote) == len(set(wrote)) and wrote
+        assert sum(d.delivered.get("writer", 0) for d in ds) == len(wrote)
+    finally:
+        client.app.state.db.on_events.remove(ds[1].wake)
+        for d in ds:
+            in_app(client, d.stop)
+        in_app(client, other.close)

@@ -35,6 +35,7 @@ from signage.notify.invites import Notices, speaking
 
 # a meeting cancelled, rejected, released or moved: the task for its services is withdrawn
 MAY_WITHDRAW = {"booking.cancelled", "booking.rejected", "booking.no_show", "booking.updated"}
+FOLLOWS = (*sorted(MAY_WITHDRAW), "booking.ended", "desk.", "service_call.")  # the events `consumer` acts on
 LOOKBACK = dt.timedelta(days=1)  # the test clock jumping ahead: at most a day of meetings
 
 

@@ -160,6 +160,9 @@ async def open_room(app, room_id: int, who: str, why: str, user=None, only_check
     return out
 
 
+FOLLOWS = ("booking.checked_in",)  # the events `consumer` acts on
+
+
 def consumer(app):
     """`booking.checked_in` → the room's doors that open on check-in, after the commit."""
     tasks: set[asyncio.Task] = set()

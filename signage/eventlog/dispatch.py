@@ -37,12 +37,13 @@ covers events written by processes that died before they delivered them.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from signage.db import Database, utcnow
@@ -51,32 +52,59 @@ from signage.eventlog.models import Event, EventConsumer
 log = logging.getLogger("signage.eventlog")
 
 Handler = Callable[[object, list[Event]], Awaitable[None]]
-BATCH = 200
+BATCH = 500
 POLL_SECONDS = 1.0
 BUSY_SECONDS = 0.05  # a consumer another process was delivering to is looked at again this soon
 RETRY_SECONDS = 1.0
 RETRY_MAX = 300.0
 PRUNE_EVERY = 3600.0
 DELIVERY_SECONDS = 30.0  # a handler not done by then is cancelled and retried
+RECENT = 2000  # events kept once read, for the other consumers
+UNSAVED = 5000  # a position moved in memory is written when caught up, or when this far ahead
+# A consumer that writes waits this long once woken, so that a burst of changes reaches it
+# in one delivery: on SQLite each delivery takes the write lock the booking writer needs
+# (bench/booking.py: a delivery per commit of the writer halved its bookings/s).
+GATHER_SECONDS = 0.1
+
+
+class Delivered(Exception):
+    """Another process moved the consumer's position first: this delivery rolls back."""
 
 
 class Dispatcher:
-    def __init__(self, db: Database, retention_days: int = 90, delivery_seconds: float = DELIVERY_SECONDS):
+    def __init__(
+        self,
+        db: Database,
+        retention_days: int = 90,
+        delivery_seconds: float = DELIVERY_SECONDS,
+        gather: float = GATHER_SECONDS,
+    ):
         self.db, self.retention = db, dt.timedelta(days=retention_days)
-        self.delivery_seconds = delivery_seconds
+        self.delivery_seconds, self.gather = delivery_seconds, gather
         self.consumers: dict[str, tuple[Handler, bool, bool]] = {}
         self.woken: dict[str, asyncio.Event] = {}
         self.tasks: dict[str, asyncio.Task] = {}  # one per consumer, and the pruner's
         self.delivered: dict[str, int] = {}  # events each consumer was handed by this process (/healthz)
         self.batch: dict[str, int] = {}  # each consumer's batch size: BATCH, halved after a delivery timed out
         self.busy: set[str] = set()  # consumers another process was delivering to this round
+        self.recent: list[Event] = []  # the newest events read (`events_after`)
+        self.recent_from = -1  # ... which are every event after this id
+        self.reading = asyncio.Lock()
+        self.types: dict[str, tuple] = {}  # each consumer's event types (prefixes), if it named them
+        self.handed: dict[str, int] = {}  # SQLite: how far each consumer that writes nothing was handed events
+        self.saved_at: dict[str, int] = {}  # and how far that position was written
         self.stopping = asyncio.Event()
 
-    def follow(self, name: str, handler: Handler, from_start: bool = False, writes: bool = True) -> None:
+    def follow(
+        self, name: str, handler: Handler, from_start: bool = False, writes: bool = True, types: tuple = ()
+    ) -> None:
         """`handler(session, events)` gets every event after the consumer's position; a new
         consumer starts at the end of the log, or at its start with `from_start`. A consumer
-        that only publishes (`writes=False`) is delivered outside SQLite's write lock."""
+        that only publishes (`writes=False`) is delivered outside SQLite's write lock. With
+        `types` (prefixes of event types) a batch with none of them is not delivered: the
+        consumer's position moves past it in memory, and is written now and then (`save`)."""
         self.consumers[name] = (handler, from_start, writes)
+        self.types[name] = tuple(types)
 
     def wake(self) -> None:
         for woken in self.woken.values():
@@ -124,10 +152,13 @@ class Dispatcher:
         if stuck:
             await asyncio.wait(stuck)
         self.tasks = {}
+        for name in list(self.handed):
+            with contextlib.suppress(Exception):  # the database is away: they are published again
+                await self.save(name)
 
     async def run(self, name: str) -> None:
         """Deliver to one consumer until stopped: at once when woken, else every POLL_SECONDS."""
-        woken = self.woken[name]
+        woken, writes = self.woken[name], self.consumers[name][2]
         while not self.stopping.is_set():
             woken.clear()
             self.busy.discard(name)
@@ -136,9 +167,14 @@ class Dispatcher:
             except Exception:  # the database is away: try again on the next round
                 log.exception("events not delivered to %s", name)
                 more = False
+            if self.saved_at.get(name, 0) < self.handed.get(name, 0) - (0 if not more else UNSAVED):
+                with contextlib.suppress(Exception):  # a position moved in memory (the database is away: later)
+                    await self.save(name)
             if not more:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), BUSY_SECONDS if name in self.busy else POLL_SECONDS)
+                if writes and self.gather and not self.stopping.is_set():
+                    await asyncio.sleep(self.gather)  # a burst's events, together in one delivery
 
     async def deliver_in_time(self, name: str) -> bool:
         """`deliver`, its handler given `delivery_seconds` (waiting for the write lock or the
@@ -162,20 +198,34 @@ class Dispatcher:
         """Deliver one batch to `name`; True when more events may be waiting. `limit` starts
         counting the handler's time once the batch is read."""
         handler, _from_start, writes = self.consumers[name]
-        now = utcnow()
+        now, batch, sqlite = utcnow(), self.batch.get(name, BATCH), self.db.backend == "sqlite"
         async with self.db.session() as s:  # a read first: most rounds find nothing to do
             consumer = await s.get(EventConsumer, name)
             if consumer is None or (consumer.retry_at is not None and consumer.retry_at > now):
                 return False
-            if not await s.scalar(select(Event.id).where(Event.id > consumer.position).limit(1)):
+            position = max(consumer.position, self.handed.get(name, 0))
+            if sqlite or self.types[name]:  # the batch itself, before the write lock (see `deliver_sqlite`)
+                events = await self.events_after(s, position, batch)
+                if not events:
+                    return False
+                if self.types[name] and not any(e.type.startswith(self.types[name]) for e in events):
+                    more = await self.pass_over(name, events, batch)
+                    if consumer.failures:
+                        await self.save(name, passed=True)
+                    return more
+            elif not await s.scalar(select(Event.id).where(Event.id > position).limit(1)):
                 return False
-        if not writes and self.db.backend == "sqlite":
-            return await self.hand_over(name, handler, consumer.position, limit)
-        batch = self.batch.get(name, BATCH)
+        if sqlite:
+            if not events:
+                return False
+            if not writes:
+                more = await self.hand_over(name, handler, events, batch, limit)
+                if consumer.failures and self.handed.get(name, 0) > position:  # it passed again
+                    await self.save(name, passed=True)
+                return more
+            return await self.deliver_sqlite(name, handler, consumer.position, events, batch, limit, now)
         async with self.db.begin() as s:
-            query = select(EventConsumer).where(EventConsumer.name == name)
-            if self.db.backend == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            query = select(EventConsumer).where(EventConsumer.name == name).with_for_update(skip_locked=True)
             consumer = await s.scalar(query)
             if consumer is None:
                 # Another process is delivering to it. It may have read the events before this
@@ -185,9 +235,7 @@ class Dispatcher:
                 return False
             if consumer.retry_at is not None and consumer.retry_at > now:
                 return False  # it waits for its retry
-            events = (
-                await s.scalars(select(Event).where(Event.id > consumer.position).order_by(Event.id).limit(batch))
-            ).all()
+            events = await self.events_after(s, max(consumer.position, self.handed.get(name, 0)), batch)
             if not events:
                 return False
             self.time(limit)
@@ -204,37 +252,122 @@ class Dispatcher:
             consumer.last_error, consumer.updated_at = "", now
         return self.passed(name, events, batch)
 
-    async def hand_over(self, name: str, handler: Handler, position: int, limit) -> bool:
-        """A consumer that writes nothing (the live bus), on SQLite: handed its events outside
-        the write lock (a publish never waits for writers, nor a hung one stops them), its
-        position moved after. At least once, as publishing is; one process follows SQLite.
-        Its read ends before it waits for the write lock (a snapshot held meanwhile would
-        keep the writer's checkpoints from resetting the WAL)."""
-        batch, now, error = self.batch.get(name, BATCH), utcnow(), ""
-        async with self.db.session() as s:
-            events = (await s.scalars(select(Event).where(Event.id > position).order_by(Event.id).limit(batch))).all()
-            if not events:
-                return False
-            s.expunge_all()  # kept as read, then the read ends (no snapshot held while handed over)
-            await s.rollback()
-            self.time(limit)
-            try:
+    async def events_after(self, s, position: int, batch: int) -> list[Event]:
+        """The events after `position` (at most `batch`), read once for all the consumers of
+        this process: the newest ones are kept (`recent`, every event in `(recent_from, last]`),
+        so each batch is loaded from the database (its JSON parsed) once, not once per consumer.
+        Events never change once written, and they become visible in their order (the event
+        log's lock), so what was read is all there is up to its last id. Handlers only read them.
+        One consumer reads at a time (the next one finds what it read)."""
+        async with self.reading:
+            return await self._events_after(s, position, batch)
+
+    async def _events_after(self, s, position: int, batch: int) -> list[Event]:
+        recent = self.recent
+        end = recent[-1].id if recent else self.recent_from
+        if not (self.recent_from <= position <= end):
+            found = (await s.scalars(select(Event).where(Event.id > position).order_by(Event.id).limit(batch))).all()
+            for e in found:
+                s.expunge(e)
+            if found and (position > end or found[-1].id >= self.recent_from):  # ahead of, or up to, what is kept
+                kept = [e for e in recent if e.id > found[-1].id] if position < self.recent_from else []
+                self.recent, self.recent_from = [*found, *kept], position
+                self.trim()
+            return list(found)
+        start = bisect.bisect_right(recent, position, key=lambda e: e.id)
+        events = recent[start : start + batch]
+        if len(events) < batch:
+            more = (
+                await s.scalars(select(Event).where(Event.id > end).order_by(Event.id).limit(batch - len(events)))
+            ).all()
+            for e in more:
+                s.expunge(e)
+            recent.extend(more)
+            events += more
+            self.trim()
+        return events
+
+    def trim(self) -> None:
+        if len(self.recent) > RECENT:
+            self.recent_from = self.recent[-RECENT - 1].id
+            del self.recent[:-RECENT]
+
+    async def deliver_sqlite(self, name: str, handler: Handler, position: int, events, batch: int, limit, now) -> bool:
+        """On SQLite a delivery holds the process's write lock, which the booking writer needs
+        too, and every statement inside it waits a turn of the busy event loop (aiosqlite's
+        thread): so the batch is read before (`deliver`) and inside there are only the
+        handler and one UPDATE of the position, made only if it is still `position` (another
+        process on the file may have delivered them: then this delivery rolls back). A handler
+        that fails rolls its transaction back, and its failure is noted in another."""
+        error = ""
+        try:
+            async with self.db.begin() as s:
+                self.time(limit)
                 await handler(s, list(events))
-            except Exception as exc:
-                if limit is not None and limit.expired():
-                    raise
-                error = f"{type(exc).__name__}: {exc}"
-            self.time(limit, stop=True)
-        async with self.db.begin() as w:
-            consumer = await w.get(EventConsumer, name)
-            if consumer is None:
-                return False
-            if error:
-                self.failed(consumer, now, error, name)
-                return False
-            consumer.position, consumer.failures, consumer.retry_at = events[-1].id, 0, None
-            consumer.last_error, consumer.updated_at = "", now
+                self.time(limit, stop=True)
+                moved = await s.execute(
+                    update(EventConsumer)
+                    .where(EventConsumer.name == name, EventConsumer.position == position)
+                    .values(position=events[-1].id, failures=0, retry_at=None, last_error="", updated_at=now)
+                )
+                if moved.rowcount != 1:
+                    raise Delivered
+        except Delivered:
+            return True
+        except Exception as exc:
+            if limit is not None and limit.expired():
+                raise
+            error = f"{type(exc).__name__}: {exc}"
+        if error:
+            async with self.db.begin() as s:
+                consumer = await s.get(EventConsumer, name)
+                if consumer is not None:
+                    self.failed(consumer, now, error, name)
+            return False
         return self.passed(name, events, batch)
+
+    async def hand_over(self, name: str, handler: Handler, events, batch: int, limit) -> bool:
+        """A consumer that writes nothing (the live bus), on SQLite: handed its events outside
+        the write lock (a publish never waits for writers, nor a hung one stops them). At least
+        once, as publishing is: its position is kept in memory and written once it has caught
+        up (`pass_over`), so a crash may publish the last ones again."""
+        self.time(limit)
+        try:
+            await handler(None, list(events))
+        except Exception as exc:
+            if limit is not None and limit.expired():
+                raise
+            async with self.db.begin() as w:
+                consumer = await w.get(EventConsumer, name)
+                if consumer is not None:
+                    self.failed(consumer, utcnow(), f"{type(exc).__name__}: {exc}", name)
+            return False
+        self.time(limit, stop=True)
+        return await self.pass_over(name, events, batch)
+
+    async def pass_over(self, name: str, events, batch: int) -> bool:
+        """A batch with nothing the consumer follows (or handed to one that writes nothing):
+        its position moves past it in memory, and is written once the consumer has caught up
+        (`run`) and at stop, not in every delivery. After a crash such a batch is read again:
+        passed over again, or published again (at least once, as publishing is)."""
+        self.handed[name] = events[-1].id
+        return self.passed(name, events, batch)
+
+    async def save(self, name: str, passed: bool = False) -> None:
+        """The position a consumer was moved to in memory (`pass_over`), written; with
+        `passed`, its failures are over too (a delivery passed after them)."""
+        if name not in self.handed:
+            return
+        self.saved_at[name] = self.handed[name]
+        consumer = update(EventConsumer).where(EventConsumer.name == name)
+        async with self.db.begin() as w:
+            if passed:
+                await w.execute(consumer.values(failures=0, retry_at=None, last_error=""))
+            await w.execute(
+                consumer.where(EventConsumer.position < self.handed[name]).values(
+                    position=self.handed[name], updated_at=utcnow()
+                )
+            )
 
     def time(self, limit: asyncio.Timeout | None, stop: bool = False) -> None:
         """Start the handler's time limit, or stop it once it returned (its position is written in any case)."""
@@ -283,8 +416,8 @@ class Dispatcher:
             "last_event": last,
             "consumers": {
                 c.name: {
-                    "position": c.position,
-                    "behind": max(last - c.position, 0),
+                    "position": max(c.position, self.handed.get(c.name, 0)),
+                    "behind": max(last - max(c.position, self.handed.get(c.name, 0)), 0),
                     "delivered": self.delivered.get(c.name, 0),
                     "failures": c.failures,
                     "last_error": c.last_error,

@@ -67,6 +67,7 @@ HANDLED = (
     "booking.materials_added",
     "booking.no_show",
 )
+INVITATIONS = "notify.invitations"  # the session's `info` key: each UID's Invitation read in this delivery
 ORGANIZER_NOTICES = {"booking.rejected": "rejection", "booking.no_show": "no_show"}  # event → kind
 ALSO_TO_ORGANIZER = {"booking.approved": "approval"}  # and to the attendees as usual
 
@@ -81,8 +82,9 @@ def consumer(settings, wake, bus=None):
 
     async def handle(s, events) -> None:
         await reminders.covered(s, events, settings.reminder_minutes)
-        queued = 0
-        for group in changes(events):
+        queued, groups = 0, changes(events)
+        await notices.preload(s, [notices.uid_of(e) for group in groups for e in group])  # one read for all
+        for group in groups:
             queued += await notices.change(s, group)
         if bus is not None:
             inbox.told(s, bus)
@@ -163,6 +165,11 @@ class Notices:
         told = 0
         if kind in ALSO_TO_ORGANIZER and organizer_told(e):
             told = await self.to_organizer(s, ALSO_TO_ORGANIZER[kind], e)
+        if not data["attendees"]:  # nobody to invite: the calendar state all the same (the iCalendar feeds)
+            sequence = await self.next_sequence(s, uid, key)
+            if sequence is not None:
+                self.sent_as(await self.invitation(s, uid), None, sequence)
+            return told
         vevent = await self.vevent(s, as_booking(data), uid, data["attendees"])
         return told + await self.request(s, uid, key, e, vevent, data["attendees"])
 
@@ -193,7 +200,7 @@ class Notices:
                     queued += await self.cancel(s, old_uid, key, e, as_booking(e.data), e.data["attendees"])
             for o in known.values():
                 o.series_id = series_id
-        invitation = await s.get(Invitation, uid)
+        invitation = await self.invitation(s, uid)
         if kind == "booking.cancelled":
             if invitation is None or invitation.cancelled:
                 return queued
@@ -240,7 +247,7 @@ class Notices:
         sequence = await self.next_sequence(s, uid, key)
         if sequence is None:
             return 0
-        (await s.get(Invitation, uid)).master_sequence = sequence
+        (await self.invitation(s, uid)).master_sequence = sequence
         master, _slots, _active = ical.series_master(
             series,
             list(members),
@@ -268,15 +275,35 @@ class Notices:
 
     # ------------------------------------------------------------ the calendar objects
 
+    @staticmethod
+    async def invitation(s, uid: str) -> Invitation | None:
+        """The UID's calendar state, read once per delivery (`preload` reads a change's at once)."""
+        known = s.info.setdefault(INVITATIONS, {})
+        if uid not in known:
+            known[uid] = await s.get(Invitation, uid)
+        return known[uid]
+
+    def uid_of(self, e) -> str:
+        """The calendar object an event's booking is sent as: its series', or its own."""
+        series_id = e.data.get("series_id")
+        return f"series-{series_id}@{self.host}" if series_id else f"booking-{e.data['id']}@{self.host}"
+
+    @staticmethod
+    async def preload(s, uids: list[str]) -> None:
+        known = s.info.setdefault(INVITATIONS, {})
+        if wanted := list(dict.fromkeys(u for u in uids if u not in known)):
+            known.update(dict.fromkeys(wanted))
+            known.update({i.uid: i for i in await s.scalars(select(Invitation).where(Invitation.uid.in_(wanted)))})
+
     async def next_sequence(self, s, uid: str, key: str, cancel: bool = False) -> int | None:
         """0 for the first mail of a UID, then one more for each change; None when this change
         was sent already (a change whose events came in two batches)."""
-        invitation = await s.get(Invitation, uid)
+        invitation = await self.invitation(s, uid)
         if invitation is None:
             if cancel:
                 return None  # never invited: nothing to cancel
-            s.add(Invitation(uid=uid, sequence=0, last_change=key))
-            await s.flush()
+            s.info[INVITATIONS][uid] = Invitation(uid=uid, sequence=0, last_change=key)
+            s.add(s.info[INVITATIONS][uid])
             return 0
         if invitation.last_change == key:
             return None
@@ -303,7 +330,7 @@ class Notices:
         if sequence is None:
             return 0
         if "recurrence-id" not in vevent or occurrence is not None:
-            self.sent_as(await s.get(Invitation, uid), occurrence, sequence)
+            self.sent_as(await self.invitation(s, uid), occurrence, sequence)
         vevent.add("sequence", sequence)
         vevent["dtstamp"] = icalendar.vDDDTypes(e.at)
         kind = "invitation" if sequence == 0 else "update"
@@ -324,7 +351,7 @@ class Notices:
             stamp=e.at,
             status="CANCELLED",
         )
-        invitation = await s.get(Invitation, uid)
+        invitation = await self.invitation(s, uid)
         if known is not None:
             vevent.add("recurrence-id", self.slot(e, known).astimezone(self.tz))
             if e.data["id"] in known:
@@ -357,6 +384,9 @@ class Notices:
     # ------------------------------------------------------------ the mails
 
     async def queue(self, s, kind: str, method: str, vevent, b, people: list[dict], e, about: str) -> int:
+        addressed = await self.addressed(s, people)
+        if not addressed:
+            return 0
         cal = icalendar.Calendar()
         cal.add("prodid", "-//Signage//Meeting rooms//EN")
         cal.add("version", "2.0")
@@ -377,7 +407,7 @@ class Notices:
         else:
             answers = ("booking", b.id, b.end_at)
         queued = 0
-        for person in await self.addressed(s, people):
+        for person in addressed:
             if method == "REQUEST" and person["email"]:
                 person["links"] = answer_links(
                     self.settings, *answers[:2], person["email"], answers[2], person["locale"]
