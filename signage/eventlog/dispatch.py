@@ -309,6 +309,7 @@ class Dispatcher:
                     update(EventConsumer)
                     .where(EventConsumer.name == name, EventConsumer.position == position)
                     .values(position=events[-1].id, failures=0, retry_at=None, last_error="", updated_at=now)
+                    .execution_options(synchronize_session=False)  # the handler's objects are not looked through
                 )
                 if moved.rowcount != 1:
                     raise Delivered
