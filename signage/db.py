@@ -118,22 +118,60 @@ def _make_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 class WriterQueue:
-    """An asyncio lock that refuses re-entry by its holder (which would wait forever)."""
+    """An asyncio lock that refuses re-entry by its holder (which would wait forever).
+
+    Background writers (`background()`: the event log's consumers, whose work can wait) let
+    the others go first: they queue only once the lock is free and no other writer waits, or
+    after BACKGROUND_DEFER seconds of waiting for that (never starved)."""
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task | None = None
+        self._waiting = 0  # writers other than background ones, waiting
+        self._changed = asyncio.Event()  # set at each release
 
     async def __aenter__(self) -> None:
-        task = asyncio.current_task()
-        if task is not None and task is self._holder:
-            raise RuntimeError("a write transaction was opened inside another one")
-        await self._lock.acquire()
+        task = self._check()
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
         self._holder = task
 
     async def __aexit__(self, *exc) -> None:
+        self._release()
+
+    def _release(self) -> None:
         self._holder = None
         self._lock.release()
+        self._changed.set()
+
+    @contextlib.asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        task = self._check()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BACKGROUND_DEFER
+        while (self._lock.locked() or self._waiting) and loop.time() < deadline:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), deadline - loop.time())
+            await asyncio.sleep(0)  # the writer woken by that release takes the lock first
+        await self._lock.acquire()
+        self._holder = task
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _check(self) -> asyncio.Task | None:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            raise RuntimeError("a write transaction was opened inside another one")
+        return task
+
+
+BACKGROUND_DEFER = 1.0  # seconds a background writer lets others go first, at most
 
 
 class Database:
@@ -158,12 +196,14 @@ class Database:
         return self._sessions()
 
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction, committed on success, rolled back on any error.
+    async def begin(self, background: bool = False) -> AsyncIterator[AsyncSession]:
+        """A write transaction, committed on success, rolled back on any error. A `background`
+        one (work that can wait) lets the other writers of this process go first (SQLite).
 
         Never open one inside another: on SQLite the inner one would wait for the outer.
         """
-        async with self.write_lock, self._write_sessions() as s:
+        lock = self.write_lock.background() if background and self.backend == "sqlite" else self.write_lock
+        async with lock, self._write_sessions() as s:
             async with s.begin():
                 yield s
         if s.info.pop("events", False):

@@ -337,3 +337,47 @@ def test_two_dispatchers_on_one_sqlite_file_deliver_each_event_once(client):
         for d in ds:
             in_app(client, d.stop)
         in_app(client, other.close)
+
+
+def test_the_event_logs_writers_let_the_others_go_first_and_are_never_starved(monkeypatch):
+    """SQLite's one writer a process (`WriterQueue`): a background writer (a consumer's
+    delivery) waiting beside another writer goes after it; with writers waiting all along it
+    still goes after BACKGROUND_DEFER."""
+    import signage.db
+
+    monkeypatch.setattr(signage.db, "BACKGROUND_DEFER", 0.3)
+    order: list[str] = []
+
+    async def write(queue, name, background=False, hold=0.05):
+        async with queue.background() if background else queue:
+            order.append(name)
+            await asyncio.sleep(hold)
+
+    async def scenario():
+        queue = signage.db.WriterQueue()
+        first = asyncio.create_task(write(queue, "booking 1"))
+        await asyncio.sleep(0.01)
+        late = asyncio.create_task(write(queue, "consumer", background=True))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(first, late, write(queue, "booking 2"))
+        assert order == ["booking 1", "booking 2", "consumer"]
+
+        order.clear()
+        stop = asyncio.Event()
+
+        async def bookings():  # a writer always waiting
+            n = 0
+            while not stop.is_set():
+                n += 1
+                await write(queue, f"booking {n}", hold=0.02)
+
+        busy = [asyncio.create_task(bookings()) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await write(queue, "consumer", background=True)
+        waited = asyncio.get_running_loop().time() - started
+        stop.set()
+        await asyncio.gather(*busy)
+        assert 0.25 < waited < 1.0 and "consumer" in order
+
+    asyncio.run(scenario())

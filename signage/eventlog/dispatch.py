@@ -59,6 +59,7 @@ RETRY_SECONDS = 1.0
 RETRY_MAX = 300.0
 PRUNE_EVERY = 3600.0
 DELIVERY_SECONDS = 30.0  # a handler not done by then is cancelled and retried
+HOLD_SECONDS = 0.1  # SQLite: a handler that held the write lock longer gets half the batch next time
 RECENT = 2000  # events kept once read, for the other consumers
 UNSAVED = 5000  # a position moved in memory is written when caught up, or when this far ahead
 # A consumer that writes waits this long once woken, so that a burst of changes reaches it
@@ -299,11 +300,13 @@ class Dispatcher:
         handler and one UPDATE of the position, made only if it is still `position` (another
         process on the file may have delivered them: then this delivery rolls back). A handler
         that fails rolls its transaction back, and its failure is noted in another."""
-        error = ""
+        error, loop = "", asyncio.get_running_loop()
         try:
-            async with self.db.begin() as s:
+            async with self.db.begin(background=True) as s:  # the booking writer goes first
                 self.time(limit)
+                started = loop.time()
                 await handler(s, list(events))
+                took = loop.time() - started
                 self.time(limit, stop=True)
                 moved = await s.execute(
                     update(EventConsumer)
@@ -325,7 +328,12 @@ class Dispatcher:
                 if consumer is not None:
                     self.failed(consumer, now, error, name)
             return False
-        return self.passed(name, events, batch)
+        more = self.passed(name, events, batch)
+        if took > HOLD_SECONDS:  # the lock held too long for the writer: smaller batches
+            self.batch[name] = max(1, batch // 2)
+        elif took > HOLD_SECONDS / 2:
+            self.batch[name] = batch
+        return more
 
     async def hand_over(self, name: str, handler: Handler, events, batch: int, limit) -> bool:
         """A consumer that writes nothing (the live bus), on SQLite: handed its events outside

@@ -67,6 +67,7 @@ HANDLED = (
     "booking.materials_added",
     "booking.no_show",
 )
+ROUTING = "notify.routing"  # the session's `info` key: the site's channels, users' choices, templates
 INVITATIONS = "notify.invitations"  # the session's `info` key: each UID's Invitation read in this delivery
 ORGANIZER_NOTICES = {"booking.rejected": "rejection", "booking.no_show": "no_show"}  # event → kind
 ALSO_TO_ORGANIZER = {"booking.approved": "approval"}  # and to the attendees as usual
@@ -384,8 +385,8 @@ class Notices:
     # ------------------------------------------------------------ the mails
 
     async def queue(self, s, kind: str, method: str, vevent, b, people: list[dict], e, about: str) -> int:
-        addressed = await self.addressed(s, people)
-        if not addressed:
+        addressed = [person for person in await self.addressed(s, people) if await self.reached(s, kind, person)]
+        if not addressed:  # nobody to tell: no calendar made
             return 0
         cal = icalendar.Calendar()
         cal.add("prodid", "-//Signage//Meeting rooms//EN")
@@ -433,6 +434,8 @@ class Notices:
             "user_id": user.id,
             "contacts": routing.contacts_of(user),
         }
+        if not await self.reached(s, kind, person):
+            return 0
         with speaking(person["locale"], self.settings.timezone):
             subject, text, html = await self.texts(s, kind, b, room, user.name or user.email, whole, person)
             self.tell(s, kind, b.id, person, subject)
@@ -453,6 +456,8 @@ class Notices:
                 continue
             if not person["reminder"]:
                 continue  # the user wants none
+            if not await self.reached(s, "reminder", person):
+                continue
             with speaking(person["locale"], self.settings.timezone):
                 subject, text, html = await self.texts(s, "reminder", b, room, organizer, False, person)
                 self.tell(s, "reminder", b.id, person, subject)
@@ -468,6 +473,8 @@ class Notices:
         organizer, _address = await self.organizer(s, e.data.get("organizer_id"))
         queued = 0
         for person in await self.addressed(s, e.data["attendees"]):
+            if not await self.reached(s, "minutes", person):
+                continue
             with speaking(person["locale"], self.settings.timezone):
                 extra = {"added_by": by or organizer, "files": ", ".join(e.data["files"])}
                 subject, text, html = await self.texts(s, "minutes", b, room, organizer, False, person, extra=extra)
@@ -531,15 +538,28 @@ class Notices:
         if person.get("user_id"):
             inbox.add(s, person["user_id"], kind, f"booking:{booking_id}", subject)
 
+    async def reached(self, s, kind: str, person: dict) -> bool:
+        """Whether a notice of `kind` reaches the person anywhere: on a channel (`person["plan"]`:
+        (channel, address) each) or, for a user, in their bell. One who is reached nowhere (a
+        guest, with email off) costs no text. The site's channels and each user's choices are
+        read once per delivery."""
+        cache = s.info.setdefault(ROUTING, {})
+        if "site" not in cache:
+            cache["site"] = await routing.load(s, self.settings)
+        key = (person.get("user_id"), kind)
+        if key not in cache:
+            cache[key] = await routing.chosen(s, cache["site"], person.get("user_id"), kind)
+        person["plan"] = routing.plan(cache["site"], cache[key], person["contacts"])
+        return bool(person["plan"] or person.get("user_id"))
+
     async def add(self, s, kind, about, e, person, subject, text, html, calendar, method) -> int:
         """The messages of one notice to one person, queued in the outbox: on each channel
         they chose for the kind (else the site's defaults), or its fallback where they cannot
         be reached on it (signage/notify/routing.py). Returns how many."""
-        site = await routing.load(s, self.settings)
-        wanted = await routing.chosen(s, site, person.get("user_id"), kind)
+        await self.reached(s, kind, person)
         contacts, variables = person["contacts"], person.get("variables") or {}
         queued = 0
-        for channel, address in routing.plan(site, wanted, contacts):
+        for channel, address in person["plan"]:
             if channel == routing.EMAIL:
                 queued += self.add_mail(s, kind, about, e, person, subject, text, html, calendar, method)
                 continue
@@ -606,7 +626,10 @@ class Notices:
         (`extra`: the variables of one kind, as who added the minutes and their files)."""
         variables = self.variables(b, room, organizer, whole, person) | (extra or {})
         person["variables"] = variables  # the other channels' short text says the same
-        template = await texts.current(s, kind, "email", i18n.current_locale.get())
+        cache, locale = s.info.setdefault(ROUTING, {}), i18n.current_locale.get()
+        if (kind, locale) not in cache:  # one read per delivery
+            cache[(kind, locale)] = await texts.current(s, kind, "email", locale)
+        template = cache[(kind, locale)]
         try:
             text = texts.render_text(template, variables)
         except Exception:  # an admins' template that no longer renders: the default says it
