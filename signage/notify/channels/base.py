@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import dataclasses
 import hashlib
@@ -61,7 +62,7 @@ class Conf:
         return self.base_url.rstrip("/") + path
 
 
-class Adapter:
+class Adapter(abc.ABC):
     name = ""
     label = lazy("Channel")
     contact = "mobile"  # the user's field it sends to
@@ -73,8 +74,9 @@ class Adapter:
     def missing(self, conf: Conf) -> list[str]:
         return [f.name for f in self.fields if f.required and not conf[f.name]]
 
-    async def send(self, http: httpx.AsyncClient, conf: Conf, m: Outgoing) -> str:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def send(self, http: httpx.AsyncClient, conf: Conf, m: Outgoing) -> str:
+        """Send `m`; the provider's id of the message. Raises Retry or Permanent."""
 
 
 def answer(r: httpx.Response) -> dict:
