@@ -5,26 +5,35 @@
     await dispatcher.start()  # in the app's lifespan, in every process
 
 Each consumer has a durable position (`event_consumers`, its tracking record). A
-delivery is one transaction: lock the consumer's row, read the events after its
-position (in order, at most BATCH), call the handler with the session, move the
-position. The handler's own writes (a notification queued, a statistic counted) go in
-that same transaction, so an event is acted on exactly once across restarts and
-crashes; what it does outside the database (publishing live) is at least once.
+delivery is one transaction: the handler is called with the session and the events after
+the position (in order, at most BATCH), and the position moves past them. The handler's own
+writes (a notification queued, a statistic counted) go in that same transaction, so an event
+is acted on exactly once across restarts and crashes; what it does outside the database
+(publishing live) is at least once. The events are read once for all the consumers of a
+process (`events_after`): they never change.
 
-With several processes on PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`: one
-process delivers a consumer's events at a time, the others skip it and look again after
-BUSY_SECONDS (the one delivering may have read before their commits). A handler that
-fails is rolled back (a savepoint), the position stays, and the consumer is retried
-with back-off (RETRY_SECONDS, doubling up to RETRY_MAX).
+PostgreSQL: the consumer's row is taken `FOR UPDATE SKIP LOCKED`: one process delivers a
+consumer's events at a time, the others skip it and look again after BUSY_SECONDS (the one
+delivering may have read before their commits). A handler that fails is rolled back (a
+savepoint), the position stays, and the consumer is retried with back-off (RETRY_SECONDS,
+doubling up to RETRY_MAX).
+
+SQLite: a delivery holds the process's write lock, which the booking writer needs too, so it
+holds it briefly (`deliver_sqlite`): the batch is read before, and inside there are only the
+handler and one UPDATE of the position from where it was read (another process on the file
+that delivered first makes this one roll back). Deliveries let the other writers go first
+(`WriterQueue.background`), gather a burst (GATHER_SECONDS), and get smaller batches when a
+handler held the lock over HOLD_SECONDS. A consumer that names the event types it acts on
+(`types`) is not handed batches without them: its position moves past them in memory, and is
+written once it caught up (`pass_over`, `save`).
 
 Consumers never wait for each other: each has its own task, and each delivery its time
 limit (`delivery_seconds`, DELIVERY_SECONDS by default). A handler that has not returned
 by then is cancelled, its transaction rolled back, a warning names the consumer, and it
 is retried with back-off, with half the batch (back to BATCH once batches pass again).
-On SQLite a delivery's transaction holds the process's write lock, so a consumer that
-only publishes (`writes=False`: the live bus) is handed its events outside it, and its
-position moved after (at least once, as any publishing is): a publish never waits for
-writers, and one that hangs holds up no write.
+On SQLite a consumer that only publishes (`writes=False`: the live bus) is handed its
+events outside the write lock, its position moved in memory (at least once, as any
+publishing is): a publish never waits for writers, and one that hangs holds up no write.
 
 A commit that wrote events wakes the dispatcher of its process at once
 (`Database.events_committed`); every process also looks every POLL_SECONDS, which
