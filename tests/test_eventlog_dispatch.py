@@ -308,8 +308,10 @@ def test_two_dispatchers_on_one_sqlite_file_deliver_each_event_once(client):
     with its own write lock): the batch is read before the write lock, so both may read it;
     the position moves only from where it was read, and the second delivery rolls back."""
     admin = api_token(client, "admin")
+    handed: list[int] = []  # what the handlers saw: what they publish is not rolled back
 
     async def writer(s, events):
+        handed.extend(e.id for e in events)
         for e in events:
             s.add(AuditEntry(action="consumer.wrote", target=f"event:{e.id}"))
         await asyncio.sleep(0.05)  # the other one reads meanwhile
@@ -332,6 +334,7 @@ def test_two_dispatchers_on_one_sqlite_file_deliver_each_event_once(client):
         wrote = [a.target for a in rows(client, select(AuditEntry).where(AuditEntry.action == "consumer.wrote"))]
         assert len(wrote) == len(set(wrote)) and wrote
         assert sum(d.delivered.get("writer", 0) for d in ds) == len(wrote)
+        assert sorted(handed) == sorted(set(handed)), "a batch handed to both processes"
     finally:
         client.app.state.db.on_events.remove(ds[1].wake)
         for d in ds:

@@ -19,9 +19,9 @@ savepoint), the position stays, and the consumer is retried with back-off (RETRY
 doubling up to RETRY_MAX).
 
 SQLite: a delivery holds the process's write lock, which the booking writer needs too, so it
-holds it briefly (`deliver_sqlite`): the batch is read before, and inside there are only the
-handler and one UPDATE of the position from where it was read (another process on the file
-that delivered first makes this one roll back). Deliveries let the other writers go first
+holds it briefly (`deliver_sqlite`): the batch is read before, and inside there are only one
+UPDATE of the position from where it was read (when another process on the file delivered
+the batch first, nothing is handed over) and the handler. Deliveries let the other writers go first
 (`WriterQueue.background`), gather a burst (GATHER_SECONDS), and get smaller batches when a
 handler held the lock over HOLD_SECONDS. A consumer that names the event types it acts on
 (`types`) is not handed batches without them: its position moves past them in memory, and is
@@ -305,26 +305,27 @@ class Dispatcher:
     async def deliver_sqlite(self, name: str, handler: Handler, position: int, events, batch: int, limit, now) -> bool:
         """On SQLite a delivery holds the process's write lock, which the booking writer needs
         too, and every statement inside it waits a turn of the busy event loop (aiosqlite's
-        thread): so the batch is read before (`deliver`) and inside there are only the
-        handler and one UPDATE of the position, made only if it is still `position` (another
-        process on the file may have delivered them: then this delivery rolls back). A handler
-        that fails rolls its transaction back, and its failure is noted in another."""
+        thread): so the batch is read before (`deliver`) and inside there are only one UPDATE
+        of the position, made only if it is still `position` (another process on the file may
+        have delivered them: then nothing is handed over), and the handler. A handler that
+        fails rolls its transaction back, and its failure is noted in another."""
         error, loop = "", asyncio.get_running_loop()
         try:
             async with self.db.begin(background=True) as s:  # the booking writer goes first
+                # The batch is claimed first, so that a handler's publishing never runs for a
+                # batch another process delivered; the claim rolls back with a failed handler.
+                moved = await s.execute(
+                    update(EventConsumer)
+                    .where(EventConsumer.name == name, EventConsumer.position == position)
+                    .values(position=events[-1].id, failures=0, retry_at=None, last_error="", updated_at=now)
+                )
+                if moved.rowcount != 1:
+                    raise Delivered
                 self.time(limit)
                 started = loop.time()
                 await handler(s, list(events))
                 took = loop.time() - started
                 self.time(limit, stop=True)
-                moved = await s.execute(
-                    update(EventConsumer)
-                    .where(EventConsumer.name == name, EventConsumer.position == position)
-                    .values(position=events[-1].id, failures=0, retry_at=None, last_error="", updated_at=now)
-                    .execution_options(synchronize_session=False)  # the handler's objects are not looked through
-                )
-                if moved.rowcount != 1:
-                    raise Delivered
         except Delivered:
             return True
         except Exception as exc:
