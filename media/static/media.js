@@ -12,7 +12,7 @@
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       const live = document.querySelector("[data-media-live]");
-      if (live && window.htmx) htmx.ajax("GET", location.pathname + location.search, { target: "#" + live.id, swap: "outerHTML" });
+      if (live && window.htmx) htmx.ajax("GET", location.pathname + location.search, { target: "#" + live.id, swap: "outerHTML" }).catch(() => {});
     }, 150);
   }
 

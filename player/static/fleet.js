@@ -11,7 +11,7 @@
       timer = null;
       const el = document.activeElement;
       if (fleet.contains(el) && (el.tagName === "INPUT" || el.tagName === "SELECT")) return;
-      htmx.ajax("GET", "/screens", { target: "#fleet", swap: "innerHTML" });
+      htmx.ajax("GET", "/screens", { target: "#fleet", swap: "innerHTML" }).catch(() => {});
     }, 150);
   }
   const source = new EventSource(fleet.dataset.stream);

@@ -168,7 +168,7 @@
     }
     const focused = panel.contains(document.activeElement);
     if (focused) return;  // do not pull the form from under the user's typing
-    htmx.ajax("GET", `/layouts/${layoutId}/regions/${selected}/panel`, { target: "#panel", swap: "innerHTML" });
+    htmx.ajax("GET", `/layouts/${layoutId}/regions/${selected}/panel`, { target: "#panel", swap: "innerHTML" }).catch(() => {});
   }
   panel.dataset.empty = panel.textContent.trim();
   document.body.addEventListener("htmx:beforeSwap", (e) => {

@@ -7,7 +7,7 @@
     let timer = null, backoff = 1000;
     function refresh() {
       const url = el.dataset.liveUrl || window.location.pathname + window.location.search;
-      htmx.ajax("GET", url, { target: el, swap: "innerHTML" });
+      htmx.ajax("GET", url, { target: el, swap: "innerHTML" }).catch(() => {});
     }
     function connect() {
       const source = new EventSource("/events/" + encodeURIComponent(el.dataset.live));

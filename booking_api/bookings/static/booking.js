@@ -193,7 +193,7 @@
   scrollToDay();
 
   function refresh() {
-    htmx.ajax("GET", "/rooms?" + grid.dataset.query, { target: "#grid", swap: "innerHTML" });
+    htmx.ajax("GET", "/rooms?" + grid.dataset.query, { target: "#grid", swap: "innerHTML" }).catch(() => {});
   }
   let source;
   function listen() {

@@ -14,10 +14,12 @@
 
   // A live refresh is the filter form's own request (its current filters, hx-sync
   // "this:replace"): a filter chosen while a refresh is on its way replaces it, so an older
-  // board can never land over the filtered one.
+  // board can never land over the filtered one. A refresh due while the form's request is on
+  // its way waits for it (replacing it would drop the filter's URL from the address bar).
   const filters = document.getElementById("desk-filters");
   function refresh() {
-    htmx.ajax("GET", "/desk", { source: filters, target: "#desk-board", swap: "outerHTML", push: "false" });
+    if (filters.classList.contains("htmx-request")) { soon(); return; }
+    htmx.ajax("GET", "/desk", { source: filters, target: "#desk-board", swap: "outerHTML", push: "false" }).catch(() => {});
   }
   function soon() { clearTimeout(timer); timer = setTimeout(refresh, 100); }
 
