@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -254,14 +254,14 @@ def screen_json(screen: Screen, online: bool | None = None) -> dict:
 
 
 PAGES = Keyset("screens", Screen.id)
+SCREEN = select(Screen.__table__).where(Screen.id == bindparam("id"))
 
 
 async def api_screens(request: Request) -> Response:
     """Paired screens by id, a page at a time (`limit`, `cursor`; the next page in the `Link` header)."""
     refuse_unknown(request, set(PAGING))
-    query = PAGES.query(request, select(Screen).where(Screen.claimed_at.is_not(None)))
-    async with request.app.state.db.session() as s:
-        screens, headers = PAGES.page(request, (await s.scalars(query)).all())
+    query = PAGES.query(request, select(Screen.__table__).where(Screen.claimed_at.is_not(None)))
+    screens, headers = PAGES.page(request, await request.app.state.db.read(query))
     return JSONResponse([screen_json(x) for x in screens], headers=headers)
 
 
@@ -278,8 +278,7 @@ async def api_claim(request: Request) -> Response:
 
 
 async def api_screen(request: Request) -> Response:
-    async with request.app.state.db.session() as s:
-        screen = await s.get(Screen, request.path_params["id"])
+    screen = await request.app.state.db.read_one(SCREEN, {"id": request.path_params["id"]})
     if screen is None or screen.claimed_at is None:
         raise NotFound(_("No such screen."))
     return JSONResponse(screen_json(screen))

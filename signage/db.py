@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Row, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -117,6 +119,28 @@ def _make_engine(url: str, **kwargs) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
 
 
+def _make_reader(url: str) -> Engine | None:
+    """SQLite's read connection for `Database.read`: one plain (not aiosqlite) connection,
+    used on the event loop. `query_only`: it cannot write; no busy wait: a statement that
+    finds the file busy goes to the async engine instead of holding up the loop."""
+    if not url.startswith("sqlite+aiosqlite:///") or ":memory:" in url or "mode=memory" in url:
+        return None
+    engine = create_engine(
+        url.replace("sqlite+aiosqlite:", "sqlite:", 1),
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},  # one loop thread at a time (tests make several)
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=ON")
+        cur.execute("PRAGMA busy_timeout=0")
+        cur.close()
+
+    return engine
+
+
 class WriterQueue:
     """An asyncio lock that refuses re-entry by its holder (which would wait forever).
 
@@ -190,6 +214,44 @@ class Database:
         # Other processes still meet at the file lock (busy_timeout).
         self.write_lock = WriterQueue() if self.backend == "sqlite" else contextlib.nullcontext()
         self.on_events: list = []  # called after a commit that wrote events (the dispatcher's wake)
+        self._reader = _make_reader(url) if self.backend == "sqlite" else None
+        # PostgreSQL reads: autocommit (no BEGIN/ROLLBACK round trips around a SELECT) and no
+        # ping per checkout (a connection found dead is replaced and the read tried again).
+        self._read_engine = (
+            self.engine
+            if self.backend == "sqlite"
+            else create_async_engine(url, pool_size=10, max_overflow=0, isolation_level="AUTOCOMMIT")
+        )
+
+    async def read(self, statement, params: Mapping | None = None) -> Sequence[Row]:
+        """The rows of a Core statement, without the ORM: the read path of hot endpoints
+        (a row reads like the model: `row.name`). Each call is its own read transaction, so
+        it sees every commit made before it, by any process.
+
+        SQLite: run on the event loop from one read connection (a WAL reader never waits
+        for the writer, and a primary-key read takes microseconds, where aiosqlite's thread
+        hand-off took a millisecond under load). Keep to statements that read a few rows by
+        index; a scan belongs in `session()`. PostgreSQL: a pooled Core connection."""
+        if self._reader is not None:
+            try:
+                with self._reader.connect() as conn:
+                    return conn.execute(statement, params).all()
+            except OperationalError as exc:  # busy (another process recovering the WAL): wait off the loop
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        for attempt in (1, 2):
+            try:
+                async with self._read_engine.connect() as conn:
+                    return (await conn.execute(statement, params)).all()
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("not reached")
+
+    async def read_one(self, statement, params: Mapping | None = None) -> Row | None:
+        """The first row of `read`, or None."""
+        rows = await self.read(statement, params)
+        return rows[0] if rows else None
 
     def session(self) -> AsyncSession:
         """A session for reads (and simple writes); commit it yourself."""
@@ -230,3 +292,7 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()

@@ -13,12 +13,15 @@ flag of the booking, from its room's default when not given).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from booking_api.models import RoomOwner
 from signage.i18n import gettext as _
 
 OUTLINE = ("id", "room_id", "series_id", "start", "end", "status", "detached", "private")
+
+
+MANAGED = select(RoomOwner.room_id).where(RoomOwner.user_id == bindparam("user_id"))
 
 
 class Viewer:
@@ -30,6 +33,14 @@ class Viewer:
         managed: set[int] = set()
         if user is not None and user.role == "room_admin":
             managed = set(await s.scalars(select(RoomOwner.room_id).where(RoomOwner.user_id == user.id)))
+        return cls(user, managed)
+
+    @classmethod
+    async def read(cls, db, user) -> Viewer:
+        """`of` on the read path (`Database.read`)."""
+        managed: set[int] = set()
+        if user is not None and user.role == "room_admin":
+            managed = {room_id for (room_id,) in await db.read(MANAGED, {"user_id": user.id})}
         return cls(user, managed)
 
     def concerned(self, data: dict) -> bool:

@@ -6,7 +6,7 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -370,13 +370,19 @@ async def api_list(request: Request) -> Response:
     return JSONResponse([room_json(r, owners.get(r.id, [])) for r in rooms], headers=headers)
 
 
+ROOM = select(Room.__table__).where(Room.id == bindparam("id"))
+OWNERS = select(RoomOwner.user_id).where(RoomOwner.room_id == bindparam("id")).order_by(RoomOwner.user_id)
+
+
 async def api_get(request: Request, room_id: int | None = None, status_code: int = 200) -> Response:
     room_id = room_id or request.path_params["id"]
-    async with request.app.state.db.session() as s:
-        room = await get_room(s, room_id)
-        owners = await owners_of(s, [room.id])
+    db = request.app.state.db
+    room = await db.read_one(ROOM, {"id": room_id})
+    if room is None:
+        raise NotFound(_("No such room."), {"field": "room_id"})
+    owners = [user_id for (user_id,) in await db.read(OWNERS, {"id": room_id})]
     location = {"Location": f"/api/v1/rooms/{room.id}"} if status_code == 201 else {}
-    return tagged(request, room_json(room, owners.get(room.id, [])), status_code, location)
+    return tagged(request, room_json(room, owners), status_code, location)
 
 
 openapi.add(
