@@ -278,8 +278,7 @@ class Database:
 
     async def check(self) -> dict:
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await self.read(text("SELECT 1"))
             return {"ok": True, "backend": self.backend}
         except Exception as exc:  # reported by /healthz, never raised
             return {"ok": False, "backend": self.backend, "error": type(exc).__name__}

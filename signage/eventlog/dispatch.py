@@ -427,9 +427,8 @@ class Dispatcher:
         consumer its durable position, how far behind the log it is, its failures, and
         `delivered`: the events this process handed it since it started (with several
         processes each event is counted by the one that delivered it)."""
-        async with self.db.session() as s:
-            rows = (await s.scalars(select(EventConsumer))).all()
-            last = await s.scalar(select(func.max(Event.id))) or 0
+        rows = await self.db.read(select(EventConsumer.__table__))
+        last = (await self.db.read_one(select(func.max(Event.id).label("last")))).last or 0
         return {
             "running": bool(self.tasks) and not any(task.done() for task in self.tasks.values()),
             "last_event": last,

@@ -44,7 +44,7 @@ import zlib
 from email.utils import getaddresses, parseaddr
 
 import httpx
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, case, func, or_, select, text, update
 
 from signage.db import Database, utcnow
 from signage.notify import reminders, routing, texts
@@ -358,40 +358,49 @@ async def health(db: Database, settings) -> dict:
     tried FAILING_ATTEMPTS times, or one given up in the last day)."""
     since = utcnow() - GIVE_UP
     out: dict[str, dict] = {}
-    async with db.session() as s:
-        site = await routing.load(s, settings)
-        for name in [routing.EMAIL, *(n for n in ADAPTERS if n in site.rows)]:
-            if not site.is_on(name):
-                out[name] = {"enabled": False}
-                continue
-            mine = Message.channel == name
-            waiting = await s.scalar(
-                select(func.count()).select_from(Message).where(mine, Message.state.in_(("queued", "sending")))
+    site = await routing.read(db, settings)
+    names = [routing.EMAIL, *(n for n in ADAPTERS if n in site.rows)]
+    on = [n for n in names if site.is_on(n)]
+    counts = {}
+    if on:
+
+        def count(condition):
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        query = (
+            select(
+                Message.channel,
+                count(Message.state.in_(("queued", "sending"))).label("waiting"),
+                count(and_(Message.state == "queued", Message.attempts >= FAILING_ATTEMPTS)).label("retrying"),
+                count(and_(Message.state == "failed", Message.next_at > since)).label("failed"),
             )
-            retrying = await s.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(mine, Message.state == "queued", Message.attempts >= FAILING_ATTEMPTS)
-            )
-            failed = await s.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(mine, Message.state == "failed", Message.next_at > since)
-            )
-            last_error = await s.scalar(
+            .where(Message.channel.in_(on), Message.state.in_(("queued", "sending", "failed")))
+            .group_by(Message.channel)
+        )
+        counts = {row.channel: row for row in await db.read(query)}
+    for name in names:
+        if name not in on:
+            out[name] = {"enabled": False}
+            continue
+        row = counts.get(name)
+        waiting, retrying, failed = (row.waiting, row.retrying, row.failed) if row else (0, 0, 0)
+        last_error = None
+        if retrying or failed:
+            found = await db.read_one(
                 select(Message.last_error)
-                .where(mine, Message.last_error != "", Message.state.in_(("queued", "failed")))
+                .where(Message.channel == name, Message.last_error != "", Message.state.in_(("queued", "failed")))
                 .order_by(Message.next_at.desc())
                 .limit(1)
             )
-            failing = bool(retrying or failed)
-            out[name] = {
-                "enabled": True,
-                **({"server": str(settings.smtp)} if name == routing.EMAIL else {}),
-                "waiting": waiting,
-                "failing": failing,
-                "retrying": retrying,
-                "failed_today": failed,
-                **({"last_error": last_error} if failing and last_error else {}),
-            }
+            last_error = found.last_error if found else None
+        failing = bool(retrying or failed)
+        out[name] = {
+            "enabled": True,
+            **({"server": str(settings.smtp)} if name == routing.EMAIL else {}),
+            "waiting": waiting,
+            "failing": failing,
+            "retrying": retrying,
+            "failed_today": failed,
+            **({"last_error": last_error} if failing and last_error else {}),
+        }
     return out

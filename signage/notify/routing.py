@@ -79,6 +79,12 @@ async def load(s, settings) -> Site:
     return Site(email=settings.smtp is not None, rows=rows)
 
 
+async def read(db, settings) -> Site:
+    """`load` on the read path (`Database.read`): the channels as rows."""
+    rows = {r.name: r for r in await db.read(select(Channel.__table__))}
+    return Site(email=settings.smtp is not None, rows=rows)
+
+
 def address(name: str, contacts: dict) -> str | None:
     """The recipient's address on the channel; None when they cannot be reached on it."""
     if name == EMAIL:
