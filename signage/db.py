@@ -13,8 +13,9 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from sqlalchemy import DateTime, Engine, MetaData, Row, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import DateTime, Engine, MetaData, Row, create_engine, event, select, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -198,6 +199,91 @@ class WriterQueue:
 BACKGROUND_DEFER = 1.0  # seconds a background writer lets others go first, at most
 
 
+class Found(list):
+    """What `ReadSession.scalars` answers: a list with the ScalarResult methods code uses."""
+
+    def all(self) -> list:
+        return self
+
+    def first(self):
+        return self[0] if self else None
+
+    def one(self):
+        if len(self) != 1:
+            raise NoResultFound("one row expected") if not self else MultipleResultsFound("one row expected")
+        return self[0]
+
+    def one_or_none(self):
+        if len(self) > 1:
+            raise MultipleResultsFound("at most one row expected")
+        return self.first()
+
+
+class ReadSession:
+    """The read-only part of an `AsyncSession` (`get`, `scalar`, `scalars`, `execute`) on
+    `Database.read`, for code written against a session that only reads (a door screen's
+    state): the same answers, without the ORM's identity map and aiosqlite's thread.
+
+    A selected model comes back as a detached instance of its class (its methods and
+    properties work; no lazy loading: relationships are not loaded). Never write with it."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def execute(self, statement, params: Mapping | None = None) -> Found:
+        """Rows; in a `select(Booking, Room)` each selected model is an instance, as the ORM gives."""
+        rows = await self.db.read(statement, params)
+        models = [d.get("expr") if isinstance(d.get("expr"), type) else None for d in _described(statement)]
+        if not any(models):
+            return Found(rows)
+        if not all(models):  # a column beside a model, or an aliased model
+            raise NotImplementedError("ReadSession.execute reads models alone or columns alone: use the session")
+        return Found(tuple(_detached(m, row) for m in models) for row in rows)
+
+    async def scalars(self, statement, params: Mapping | None = None) -> Found:
+        rows = await self.db.read(statement, params)
+        model = _model_of(statement)
+        if model is None:
+            return Found(row[0] for row in rows)
+        return Found(_detached(model, row) for row in rows)
+
+    async def scalar(self, statement, params: Mapping | None = None):
+        return (await self.scalars(statement, params)).first()
+
+    async def get(self, model, key):
+        keys = key if isinstance(key, tuple) else (key,)
+        columns = sa_inspect(model).primary_key
+        statement = select(model).where(*(c == v for c, v in zip(columns, keys, strict=True)))
+        return (await self.scalars(statement)).first()
+
+    async def __aenter__(self) -> ReadSession:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+
+def _described(statement) -> list[dict]:
+    return getattr(statement, "column_descriptions", None) or []
+
+
+def _model_of(statement):
+    """The mapped class a `select(Model)` selects alone; None for anything else."""
+    described = _described(statement)
+    if len(described) == 1 and isinstance(described[0].get("expr"), type):
+        return described[0]["expr"]
+    return None
+
+
+def _detached(model, row: Row):
+    """An instance of `model` holding a row's values, as the ORM would load it, unattached."""
+    mapper = sa_inspect(model)
+    obj = mapper.class_manager.new_instance()
+    values = row._mapping
+    obj.__dict__.update({prop.key: values[prop.columns[0]] for prop in mapper.column_attrs})
+    return obj
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url
@@ -252,6 +338,10 @@ class Database:
         """The first row of `read`, or None."""
         rows = await self.read(statement, params)
         return rows[0] if rows else None
+
+    def reads(self) -> ReadSession:
+        """A stand-in for `session()` in code that only reads, on the path of `read`."""
+        return ReadSession(self)
 
     def session(self) -> AsyncSession:
         """A session for reads (and simple writes); commit it yourself."""

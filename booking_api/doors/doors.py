@@ -103,7 +103,7 @@ async def service_call(request: Request, room_id: int, screen: Screen, kind: str
 
 
 async def api_status(request: Request) -> Response:
-    async with request.app.state.db.session() as s:
+    async with request.app.state.db.reads() as s:
         room = await get_room(s, request.path_params["id"])
         status = await load_status(s, room, clock.now(), request.app.state.settings)
     return JSONResponse(public(status))

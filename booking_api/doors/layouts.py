@@ -173,7 +173,7 @@ async def make_lobby_layout(request: Request) -> Response:
 
 async def doors_page(request: Request, error: AppError | None = None, status_code: int = 200) -> Response:
     settings, now = request.app.state.settings, clock.now()
-    async with request.app.state.db.session() as s:
+    async with request.app.state.db.reads() as s:
         rooms = (await s.scalars(select(Room).order_by(Room.building, Room.floor, Room.name))).all()
         doors = {d.room_id: d for d in (await s.scalars(select(DoorSettings))).all()}
         states = {r.id: await load_status(s, r, now, settings) for r in rooms}

@@ -53,7 +53,7 @@ async def live_html(request: Request, kind: str, options: BaseModel) -> dict:
     def qr_link(booking_id: int) -> str:
         return f"{base}/m/checkin/{checkin.qr_token(settings, options.room_id, booking_id)}"
 
-    async with request.app.state.db.session() as s:
+    async with request.app.state.db.reads() as s:
         if kind == "room_status":
             html, state = await room_status.body(options, s, settings, clock.now(), qr_link)
         elif kind == "waiting_room":

@@ -56,7 +56,7 @@ async def home(request: Request) -> Response:
 
 async def book_page(request: Request, error: AppError | None = None, status_code: int = 200, form=None) -> Response:
     now, tz = clock.now(), tz_of(request)
-    async with request.app.state.db.session() as s:
+    async with request.app.state.db.reads() as s:
         rooms = (await s.scalars(select(Room).order_by(Room.building, Room.floor, Room.name))).all()
         states = {r.id: (await load_status(s, r, now, request.app.state.settings))["state"] for r in rooms}
     start = (now + dt.timedelta(minutes=15 - now.minute % 15)).astimezone(tz)
