@@ -229,10 +229,23 @@ class ReadSession:
 
     def __init__(self, db: Database):
         self.db = db
+        self._conn = None  # PostgreSQL, inside `async with`: one pooled connection for every read
+
+    async def _read(self, statement, params: Mapping | None) -> Sequence[Row]:
+        if self._conn is None:
+            return await self.db.read(statement, params)
+        try:
+            return (await self._conn.execute(statement, params)).all()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            await self._conn.close()  # found dead (the server restarted): take another one, once
+            self._conn = await self.db._read_engine.connect()
+            return (await self._conn.execute(statement, params)).all()
 
     async def execute(self, statement, params: Mapping | None = None) -> Found:
         """Rows; in a `select(Booking, Room)` each selected model is an instance, as the ORM gives."""
-        rows = await self.db.read(statement, params)
+        rows = await self._read(statement, params)
         models = [d.get("expr") if isinstance(d.get("expr"), type) else None for d in _described(statement)]
         if not any(models):
             return Found(rows)
@@ -241,7 +254,7 @@ class ReadSession:
         return Found(tuple(_detached(m, row) for m in models) for row in rows)
 
     async def scalars(self, statement, params: Mapping | None = None) -> Found:
-        rows = await self.db.read(statement, params)
+        rows = await self._read(statement, params)
         model = _model_of(statement)
         if model is None:
             return Found(row[0] for row in rows)
@@ -257,10 +270,14 @@ class ReadSession:
         return (await self.scalars(statement)).first()
 
     async def __aenter__(self) -> ReadSession:
+        if self.db.backend != "sqlite":
+            self._conn = await self.db._read_engine.connect()
         return self
 
     async def __aexit__(self, *exc) -> None:
-        return None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
 def _described(statement) -> list[dict]:

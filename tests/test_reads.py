@@ -97,28 +97,33 @@ def test_a_read_session_answers_what_the_orm_session_answers(make_settings):
                 await s.flush()
                 s.add(Booking(room_id=1, title="Review", start_at=start, end_at=start + dt.timedelta(hours=1),
                               blocked_until=start + dt.timedelta(hours=1), status="confirmed", services=["tea"]))  # fmt: skip
-            reads = db.reads()
-            query = select(Booking, Room).join(Room, Room.id == Booking.room_id)
-            async with db.session() as s:
-                orm_rooms = (await s.scalars(select(Room).order_by(Room.id))).all()
-                orm_pairs = (await s.execute(query)).all()
-                orm_booking = await s.get(Booking, 1)
-            rooms = (await reads.scalars(select(Room).order_by(Room.id))).all()
-            assert [values(r) for r in rooms] == [values(r) for r in orm_rooms]
-            assert all(type(r) is Room for r in rooms)
-            [(b, room)] = (await reads.execute(query)).all()
-            assert (values(b), values(room)) == (values(orm_pairs[0][0]), values(orm_pairs[0][1]))
-            got = await reads.get(Booking, 1)
-            assert values(got) == values(orm_booking) and got.active and got.services == ["tea"]
-            assert await reads.get(Booking, 2) is None
-            assert await reads.get(RoomOwner, (1, 1)) is None
-            assert await reads.scalar(select(Room.name).where(Room.id == 2)) == "Orchid"
-            assert (await reads.scalars(select(Room.id).order_by(Room.id))).all() == [1, 2]
-            assert (await reads.execute(select(Room.id, Room.name).order_by(Room.id))).all() == [(1, "Lotus"), (2, "Orchid")]
-            with pytest.raises(NotImplementedError):
-                await reads.execute(select(Room, Room.name))
-            room = (await reads.scalars(select(Room).where(Room.id == 1))).one()
-            assert room.equipment == ["tv"]
+
+            async def check(reads):
+                query = select(Booking, Room).join(Room, Room.id == Booking.room_id)
+                async with db.session() as s:
+                    orm_rooms = (await s.scalars(select(Room).order_by(Room.id))).all()
+                    orm_pairs = (await s.execute(query)).all()
+                    orm_booking = await s.get(Booking, 1)
+                rooms = (await reads.scalars(select(Room).order_by(Room.id))).all()
+                assert [values(r) for r in rooms] == [values(r) for r in orm_rooms]
+                assert all(type(r) is Room for r in rooms)
+                [(b, room)] = (await reads.execute(query)).all()
+                assert (values(b), values(room)) == (values(orm_pairs[0][0]), values(orm_pairs[0][1]))
+                got = await reads.get(Booking, 1)
+                assert values(got) == values(orm_booking) and got.active and got.services == ["tea"]
+                assert await reads.get(Booking, 2) is None
+                assert await reads.get(RoomOwner, (1, 1)) is None
+                assert await reads.scalar(select(Room.name).where(Room.id == 2)) == "Orchid"
+                assert (await reads.scalars(select(Room.id).order_by(Room.id))).all() == [1, 2]
+                assert (await reads.execute(select(Room.id, Room.name).order_by(Room.id))).all() == [(1, "Lotus"), (2, "Orchid")]
+                with pytest.raises(NotImplementedError):
+                    await reads.execute(select(Room, Room.name))
+                room = (await reads.scalars(select(Room).where(Room.id == 1))).one()
+                assert room.equipment == ["tv"]
+
+            await check(db.reads())  # each read on its own
+            async with db.reads() as reads:  # PostgreSQL: one connection for them all
+                await check(reads)
         finally:
             await db.close()
 
