@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from sqlalchemy import DateTime, Engine, MetaData, Row, create_engine, event, select, text
+from sqlalchemy import DateTime, Engine, MetaData, Row, bindparam, create_engine, event, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -265,9 +266,11 @@ class ReadSession:
 
     async def get(self, model, key):
         keys = key if isinstance(key, tuple) else (key,)
-        columns = sa_inspect(model).primary_key
-        statement = select(model).where(*(c == v for c, v in zip(columns, keys, strict=True)))
-        return (await self.scalars(statement)).first()
+        statement = _BY_KEY.get(model)
+        if statement is None:
+            columns = sa_inspect(model).primary_key
+            statement = _BY_KEY[model] = select(model).where(*(c == bindparam(f"k{i}") for i, c in enumerate(columns)))
+        return (await self.scalars(statement, {f"k{i}": v for i, v in enumerate(keys)})).first()
 
     async def __aenter__(self) -> ReadSession:
         if self.db.backend != "sqlite":
@@ -280,8 +283,22 @@ class ReadSession:
             await conn.close()
 
 
+_BY_KEY: dict = {}  # model: its select by primary key
+
+
+_DESCRIBED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _described(statement) -> list[dict]:
-    return getattr(statement, "column_descriptions", None) or []
+    """`statement.column_descriptions`, kept while the statement lives: those a module makes
+    once are described once (describing one anew costs more than a primary-key read)."""
+    try:
+        return _DESCRIBED[statement]
+    except KeyError:
+        described = _DESCRIBED[statement] = getattr(statement, "column_descriptions", None) or []
+        return described
+    except TypeError:  # not weakly referable: described each time
+        return getattr(statement, "column_descriptions", None) or []
 
 
 def _model_of(statement):

@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.requests import Request
 from starlette.responses import Response
@@ -238,17 +238,18 @@ async def walkup_waits(s, room_id: int, condition: str) -> bool:
     return bool(care and care.walkup_until_clean)
 
 
+ROOM_TASKS = (
+    select(ServiceTask)
+    .where(ServiceTask.room_id == bindparam("room_id"), ServiceTask.status.in_(("open", "accepted")))
+    .order_by(ServiceTask.id.desc())
+)
+
+
 async def room_service(s, room_id: int) -> tuple[dict | None, str]:
     """What a door screen shows of the desk: the room's latest call someone is on the way
     to, else its latest open one (`{"id", "kind", "status", "by"}`), and the room's condition: clean, needs_cleaning
     (a cleaning task open) or being_cleaned (accepted)."""
-    found = (
-        await s.scalars(
-            select(ServiceTask)
-            .where(ServiceTask.room_id == room_id, ServiceTask.status.in_(("open", "accepted")))
-            .order_by(ServiceTask.id.desc())
-        )
-    ).all()
+    found = (await s.scalars(ROOM_TASKS, {"room_id": room_id})).all()
     cleaning = [t.status for t in found if t.origin == "meeting_end"]
     condition = "needs_cleaning" if "open" in cleaning else "being_cleaned" if cleaning else "clean"
     calls = [t for t in found if t.origin not in ("meeting_end", "booking_services")]  # calls from the room

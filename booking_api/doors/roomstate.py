@@ -27,7 +27,7 @@ import logging
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 
 from booking_api.bookings import changes
 from booking_api.bookings.visibility import public_title
@@ -73,32 +73,37 @@ def day_bounds(now: dt.datetime, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime
     return start, start + dt.timedelta(days=1)
 
 
+# a room's active bookings of a day, and its next one (any day): statements made once
+TODAY = (
+    select(Booking)
+    .where(
+        Booking.room_id == bindparam("room_id"),
+        Booking.status.in_(ACTIVE),
+        Booking.start_at < bindparam("end"),
+        Booking.ends_after(bindparam("start")),
+    )
+    .order_by(Booking.start_at)
+)
+UPCOMING = (
+    select(Booking)
+    .where(
+        Booking.room_id == bindparam("room_id"),
+        Booking.status.in_(ACTIVE),
+        Booking.start_at > bindparam("now"),
+        Booking.blocked_until > bindparam("now"),  # implied; the room's index skips its history
+    )
+    .order_by(Booking.start_at)
+    .limit(1)
+)
+CHECKINS = select(CheckIn).where(CheckIn.booking_id.in_(bindparam("ids", expanding=True)))
+ORGANIZERS = select(User.id, User.name, User.email).where(User.id.in_(bindparam("ids", expanding=True)))
+
+
 async def room_bookings(s, room_id: int, now: dt.datetime, tz: ZoneInfo) -> tuple[list[Booking], Booking | None]:
     """The room's active bookings of today, and its next active booking (any day)."""
     start, end = day_bounds(now, tz)
-    today = (
-        await s.scalars(
-            select(Booking)
-            .where(
-                Booking.room_id == room_id,
-                Booking.status.in_(ACTIVE),
-                Booking.start_at < end,
-                Booking.ends_after(start),
-            )
-            .order_by(Booking.start_at)
-        )
-    ).all()
-    upcoming = await s.scalar(
-        select(Booking)
-        .where(
-            Booking.room_id == room_id,
-            Booking.status.in_(ACTIVE),
-            Booking.start_at > now,
-            Booking.blocked_until > now,  # implied; the room's index skips its history
-        )
-        .order_by(Booking.start_at)
-        .limit(1)
-    )
+    today = (await s.scalars(TODAY, {"room_id": room_id, "start": start, "end": end})).all()
+    upcoming = await s.scalar(UPCOMING, {"room_id": room_id, "now": now})
     return list(today), upcoming
 
 
@@ -141,11 +146,11 @@ async def load_status(s, room: Room, now: dt.datetime, settings) -> dict:
     status = room_status(today, now)
     current = status["current"]
     ids = [b.id for b in (*today, upcoming) if b is not None]
-    checkins = {c.booking_id: c for c in (await s.scalars(select(CheckIn).where(CheckIn.booking_id.in_(ids)))).all()}
+    checkins = {c.booking_id: c for c in (await s.scalars(CHECKINS, {"ids": ids})).all()} if ids else {}
     people = {b.organizer_id for b in (*today, upcoming) if b is not None and b.organizer_id}
     organizers = {}
     if people:
-        for u in (await s.scalars(select(User).where(User.id.in_(people)))).all():
+        for u in (await s.execute(ORGANIZERS, {"ids": list(people)})).all():
             organizers[u.id] = u.name or u.email.split("@")[0]
     due = next(
         (
