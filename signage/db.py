@@ -63,6 +63,7 @@ def utcnow() -> dt.datetime:
 
 def all_models() -> None:
     """Import every module that defines tables, so `Base.metadata` is complete."""
+    import booking_api.billing.models  # noqa: F401
     import booking_api.desk.models  # noqa: F401
     import booking_api.integrations.models  # noqa: F401
     import booking_api.meetings.models  # noqa: F401

@@ -28,6 +28,8 @@ class User(Base):
     dingtalk_id: Mapped[str] = mapped_column(String(64), default="")
     wecom_id: Mapped[str] = mapped_column(String(64), default="")
     wechat_openid: Mapped[str] = mapped_column(String(64), default="")
+    # who books, for a rate card's rules (booking_api/billing): "internal", "tenant", "member" …
+    billing_tag: Mapped[str] = mapped_column(String(60), default="", server_default="")
     reminder_minutes: Mapped[int | None] = mapped_column(default=None)  # None: SIGNAGE_REMINDER_MINUTES
 
 

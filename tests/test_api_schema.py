@@ -70,6 +70,8 @@ RULES = [
     "POST /api/v1/webhooks",
     "PATCH /api/v1/webhooks/{id}",
     "PUT /api/v1/rooms/{id}/service-state",
+    "PUT /api/v1/rooms/{id}/rate-card",  # a band's from before its to, each weekday once
+    "POST /api/v1/bookings/quote",  # the meeting's times, as a booking's
 ]
 
 

@@ -296,6 +296,10 @@ POST   /api/v1/rooms/{id}/terminal-token         room-admins
 # statistics: room admins (their rooms) and admins
 GET    /stats                                    room-admins
 GET    /api/v1/stats/rooms                       room-admins
+GET    /api/v1/rooms/{id}/rate-card              users
+PUT    /api/v1/rooms/{id}/rate-card              room-admins
+DELETE /api/v1/rooms/{id}/rate-card              room-admins
+POST   /api/v1/bookings/quote                    users
 # the service desk: service staff (and admins)
 GET    /desk                                     desk
 GET    /desk/tasks/{id}/speech                   desk

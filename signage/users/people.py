@@ -41,6 +41,16 @@ def employee_no_of(form) -> str | None:
     return value or None
 
 
+def billing_tag_of(form) -> str | None:
+    """The billing tag a rate card's rules match (booking_api/billing); None: not in the form."""
+    if "billing_tag" not in form:
+        return None
+    value = str(form.get("billing_tag", "")).strip()
+    if len(value) > 60:
+        raise Invalid(_("A billing tag has at most 60 characters."), {"field": "billing_tag"})
+    return value
+
+
 async def refuse_taken(s, employee_no: str | None, user_id: int | None = None) -> None:
     if employee_no is None:
         return
@@ -95,6 +105,7 @@ async def change_user(request: Request) -> Response:
             raise Invalid(_("You cannot remove your own admin role or deactivate yourself."))
         given = "employee_no" in form  # a form without the field leaves the number as it is
         employee_no = employee_no_of(form) if given else None
+        tag = billing_tag_of(form)
         async with request.app.state.db.begin() as s:
             user = await s.get(User, user_id)
             if user is None:
@@ -102,6 +113,8 @@ async def change_user(request: Request) -> Response:
             if given:
                 await refuse_taken(s, employee_no, user.id)
                 user.employee_no = employee_no
+            if tag is not None:
+                user.billing_tag = tag
             changed = (user.role, user.is_active) != (role, active)
             user.role, user.is_active = role, active
             if changed:  # what a session was let do has changed: every session of the user ends
@@ -115,6 +128,7 @@ async def change_user(request: Request) -> Response:
         return await users_page(request, status_code=400, error=exc)
     recent_users(request).clear()
     number = f", employee number {employee_no or '-'}" if given else ""
+    number += f", billing tag {tag or '-'}" if tag is not None else ""
     await audit.record(request, "user.update", f"user:{user_id}", reason=f"role {role}, active {active}{number}")
     return RedirectResponse("/admin/users", status_code=303)
 

@@ -276,3 +276,36 @@ def test_manage_rooms_follows_rooms_added_and_deleted_elsewhere(site):
     expect(row).to_have_count(0)
     assert httpx.get(f"{server.url}/api/v1/rooms/{other['id']}", headers=admin).status_code == 404
     assert page.evaluate("window.__marker") is None  # the delete itself was a form post: a new page
+
+
+def test_the_dialog_shows_the_price_before_booking(site):
+    """Issue 17 point 7: a room with a rate card shows the quote in the grid's dialog, and
+    again for a series; a room without one shows no price."""
+    server, settings, context = site
+    admin = make_token(settings, "admin")
+    paid = api_room(server, admin, name="Summit", capacity=8)
+    api_room(server, admin, name="Valley", capacity=8)
+    card = {"rules": [{"label": "Hourly", "unit_minutes": 30, "unit_price": 5000, "minimum": 0}]}
+    assert httpx.put(f"{server.url}/api/v1/rooms/{paid['id']}/rate-card", json=card, headers=admin).status_code == 200
+    page = sign_in(context(), server.url, make_user(settings, "member"))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/rooms?date={at(0).date().isoformat()}")
+    page.wait_for_function("document.body.dataset.live === '1'")
+
+    drag(page, "Summit", at(10), at(10, 45))  # an hour: 2 half hours at 50 yuan
+    price = page.locator("#book-form [data-field=price]")
+    expect(price).to_be_visible()
+    expect(price).to_have_attribute("data-total", "10000")
+    assert "100.00" in price.inner_text() and "2 × " in price.inner_text() and "Hourly" in price.inner_text()
+    page.select_option("#book-form select[name=freq]", "WEEKLY")  # 4 times by default
+    expect(price).to_have_attribute("data-total", "40000")
+    assert "4 times" in price.inner_text()
+    page.fill("#book-form input[name=title]", "Paid meeting")
+    page.locator("#book-form [data-action=book]").click()
+    page.locator("dialog#book").wait_for(state="hidden")
+
+    drag(page, "Valley", at(14), at(14, 45))  # no rate card: no price
+    page.wait_for_timeout(300)
+    expect(page.locator("#book-form [data-field=price]")).to_be_hidden()
+    assert not errors, errors

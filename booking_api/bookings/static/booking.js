@@ -66,7 +66,32 @@
     clearAnswer();
     if (!dialog.open) dialog.showModal();
     form.elements.title.focus();
+    price();
   }
+
+  // The price before booking (a room with a rate card): POST /api/v1/bookings/quote with the
+  // booking's own body; asked again when the repeat changes. An older answer never lands last.
+  let asked = 0;
+  function money(fen, currency) {
+    return (fen / 100).toLocaleString(lang, { style: "currency", currency });
+  }
+  async function price() {
+    const line = form.querySelector("[data-field=price]");
+    const mine = ++asked;
+    const payload = body();
+    payload.title = payload.title || "-";  // a quote needs no title
+    let status, answer;
+    try { [status, answer] = await post("/api/v1/bookings/quote", payload); } catch { return; }
+    if (mine !== asked) return;
+    if (status !== 200 || !answer.rate_card) { line.hidden = true; return; }
+    const parts = answer.lines.map((l) => l.units + " × " + money(l.unit_price, answer.currency) + " " + l.label);
+    const times = answer.occurrences > 1 ? " · " + text.occurrences.replace("{n}", answer.occurrences) : "";
+    line.textContent = text.price + " " + money(answer.total, answer.currency) + times + (parts.length ? " (" + parts.join("; ") + ")" : "");
+    line.dataset.total = answer.total;
+    line.hidden = false;
+  }
+  form.elements.freq.addEventListener("change", price);
+  form.elements.count.addEventListener("change", price);
 
   function clearAnswer() {
     for (const sel of [".problem", ".suggestions", ".occurrences"]) form.querySelector(sel).hidden = true;

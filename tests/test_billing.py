@@ -1,0 +1,229 @@
+"""Billing (issue 17 points 6–7): rate cards and the price of a booking before it is made.
+
+The rule engine (`booking_api.billing.rates`) against prices worked out by hand: rules in
+order, a meeting crossing from off-peak into peak and across midnight, a minimum charge,
+rounding, the meeting's length and who books. Then the API on both databases: a card's
+versions, who may change it, bad cards refused with a 400 naming the field, quotes for
+one meeting and a series, a billing tag set on the Users page, a card removed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from bookings_helpers import TZ, at, book, make_room
+from conftest import add_user, api_token, csrf, login, rows, run_sync
+from sqlalchemy import select
+
+from booking_api.billing import rates
+from booking_api.billing.models import RateCardVersion
+from signage.models import AuditEntry, User
+from signage.users.store import create_token
+
+# Monday 2026-12-07 in Shanghai
+MON = dt.date(2026, 12, 7)
+
+
+def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), TZ)
+
+
+PEAK = {"label": "Peak", "weekdays": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00", "unit_minutes": 30,
+        "unit_price": 5000}  # fmt: skip
+OFF_PEAK = {"label": "Off-peak", "unit_minutes": 60, "unit_price": 6000}  # any day, all day
+
+
+def priced(rules, start, end, tags=()):
+    q = rates.quote(rules, start, end, TZ, tags)
+    return [(line.label, line.units, line.amount) for line in q.lines], q.total
+
+
+def test_the_first_rule_that_matches_prices_each_part():
+    # inside the peak band: 90 minutes = 3 half hours at 50 yuan
+    assert priced([PEAK, OFF_PEAK], local(MON, 10), local(MON, 11, 30)) == ([("Peak", 3, 15000)], 15000)
+    # the order decides: off-peak first takes everything
+    assert priced([OFF_PEAK, PEAK], local(MON, 10), local(MON, 11, 30)) == ([("Off-peak", 2, 12000)], 12000)
+    # from off-peak into peak: 08:00–09:00 off-peak (1 hour), 09:00–10:15 peak (3 half hours, rounded up)
+    assert priced([PEAK, OFF_PEAK], local(MON, 8), local(MON, 10, 15)) == (
+        [("Off-peak", 1, 6000), ("Peak", 3, 15000)],
+        21000,
+    )
+    # out of peak and back: 17:00–19:00 is peak 2 units, then off-peak 1 hour
+    assert priced([PEAK, OFF_PEAK], local(MON, 17), local(MON, 19)) == ([("Peak", 2, 10000), ("Off-peak", 1, 6000)], 16000)
+    # Saturday: no peak
+    sat = MON + dt.timedelta(days=5)
+    assert priced([PEAK, OFF_PEAK], local(sat, 10), local(sat, 12)) == ([("Off-peak", 2, 12000)], 12000)
+
+
+def test_across_midnight_and_parts_no_rule_prices():
+    night = {"label": "Night", "from": "22:00", "to": "24:00", "unit_minutes": 60, "unit_price": 1000}
+    early = {"label": "Early", "from": "00:00", "to": "06:00", "unit_minutes": 60, "unit_price": 500}
+    # Monday 23:00 → Tuesday 01:30: an hour of night, 90 minutes early (2 hours rounded up)
+    assert priced([night, early], local(MON, 23), local(MON + dt.timedelta(days=1), 1, 30)) == (
+        [("Night", 1, 1000), ("Early", 2, 1000)],
+        2000,
+    )
+    # 20:00–23:00: only 22:00–23:00 has a rule; the rest costs nothing
+    assert priced([night], local(MON, 20), local(MON, 23)) == ([("Night", 1, 1000)], 1000)
+    # one rule all night long is one line, across midnight
+    allday = {"label": "Any", "unit_minutes": 60, "unit_price": 100}
+    assert priced([allday], local(MON, 22), local(MON + dt.timedelta(days=1), 2)) == ([("Any", 4, 400)], 400)
+    assert priced([], local(MON, 10), local(MON, 11)) == ([], 0)
+
+
+def test_minimum_rounding_length_and_who():
+    base = {"unit_minutes": 60, "unit_price": 1000}
+    assert priced([{**base, "minimum": 3000}], local(MON, 10), local(MON, 11)) == ([("Mon–Sun 00:00–24:00", 1, 3000)], 3000)
+    for rounding, units in (("up", 2), ("down", 1), ("nearest", 1)):
+        assert priced([{**base, "rounding": rounding}], local(MON, 10), local(MON, 11, 29))[1] == units * 1000
+    assert priced([{**base, "rounding": "nearest"}], local(MON, 10), local(MON, 11, 30))[1] == 2000  # a half rounds up
+    half_day = {**base, "label": "Half day", "min_minutes": 240, "unit_minutes": 240, "unit_price": 80000}
+    hourly = {**base, "label": "Hourly"}
+    assert priced([half_day, hourly], local(MON, 9), local(MON, 13)) == ([("Half day", 1, 80000)], 80000)
+    assert priced([half_day, hourly], local(MON, 9), local(MON, 12)) == ([("Hourly", 3, 3000)], 3000)
+    capped = {**base, "label": "Short", "max_minutes": 60, "unit_price": 500}
+    assert priced([capped, hourly], local(MON, 9), local(MON, 10))[0] == [("Short", 1, 500)]
+    assert priced([capped, hourly], local(MON, 9), local(MON, 11))[0] == [("Hourly", 2, 2000)]
+    tenant = {**base, "label": "Tenant", "who": "tenant", "unit_price": 2000}
+    assert priced([tenant, hourly], local(MON, 9), local(MON, 10), tags=["tenant"])[0] == [("Tenant", 1, 2000)]
+    assert priced([tenant, hourly], local(MON, 9), local(MON, 10), tags=[])[0] == [("Hourly", 1, 1000)]
+
+
+CARD = {
+    "currency": "CNY",
+    "rules": [
+        {"weekdays": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00", "unit_minutes": 30, "unit_price": 5000},
+        {"label": "Tenant", "who": "tenant", "unit_minutes": 60, "unit_price": 4000},
+        {"label": "Evenings and weekends", "unit_minutes": 60, "unit_price": 6000, "minimum": 6000},
+    ],
+}
+
+
+def test_a_rate_card_through_the_api(client):
+    admin = api_token(client, "admin")
+    member = api_token(client, "member")
+    room = make_room(client, admin, name="Orchid")
+    card_url = f"/api/v1/rooms/{room['id']}/rate-card"
+    assert client.get(card_url, headers=member).status_code == 404
+    r = client.put(card_url, json=CARD, headers=admin)
+    assert r.status_code == 200, r.text
+    card = r.json()
+    assert (card["version"], card["currency"], card["room_id"]) == (1, "CNY", room["id"])
+    assert card["rules"][0] == {"label": "", "weekdays": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00",
+                                "min_minutes": 0, "max_minutes": None, "unit_minutes": 30, "unit_price": 5000,
+                                "minimum": 0, "rounding": "up", "who": None}  # fmt: skip
+    got = client.get(card_url, headers=member)
+    assert got.status_code == 200 and got.json() == card and got.headers["etag"]
+    # a member may read it but not change it; a room admin only their own rooms'
+    assert client.put(card_url, json=CARD, headers=member).status_code == 403
+    assert client.put(card_url, json=CARD, headers=api_token(client, "room_admin")).status_code == 403
+    cheaper = {**CARD, "rules": [{**CARD["rules"][0], "unit_price": 4500}, *CARD["rules"][1:]]}
+    again = client.put(card_url, json=cheaper, headers=admin).json()
+    assert (again["id"], again["version"]) == (card["id"], 2)
+    versions = rows(client, select(RateCardVersion).order_by(RateCardVersion.version))
+    assert [(v.version, v.rules[0]["unit_price"]) for v in versions] == [(1, 5000), (2, 4500)]
+    audited = rows(client, select(AuditEntry).where(AuditEntry.action == "rate_card.update"))
+    assert [e.target for e in audited] == [f"room:{room['id']}"] * 2
+
+    # a quote: Monday-to-Friday 10:00–11:15 → 3 half hours at the new price
+    day = next(d for d in (at(0, days=k).date() for k in range(1, 8)) if d.isoweekday() == 2)
+    body = {"room_id": room["id"], "title": "Review", "start": local(day, 10).isoformat(),
+            "end": local(day, 11, 15).isoformat()}  # fmt: skip
+    q = client.post("/api/v1/bookings/quote", json=body, headers=member)
+    assert q.status_code == 200, q.text
+    assert q.json() == {
+        "currency": "CNY",
+        "total": 13500,
+        "lines": [{"label": "Mon–Fri 09:00–18:00", "units": 3, "unit_price": 4500, "amount": 13500, "minutes": 75, "rule": 0}],
+        "occurrences": 1,
+        "rate_card": {"id": card["id"], "version": 2},
+    }
+    # four Tuesdays, 17:30–18:30: half an hour peak (1 unit) and half an hour in the evening (1 hour's minimum)
+    series = {**body, "start": local(day, 17, 30).isoformat(), "end": local(day, 18, 30).isoformat(),
+              "rrule": "FREQ=WEEKLY;COUNT=4"}  # fmt: skip
+    q = client.post("/api/v1/bookings/quote", json=series, headers=member).json()
+    assert (q["occurrences"], q["total"]) == (4, 4 * (4500 + 6000))
+    assert [(line["label"], line["units"], line["amount"]) for line in q["lines"]] == [
+        ("Mon–Fri 09:00–18:00", 4, 18000),
+        ("Evenings and weekends", 4, 24000),
+    ]
+    # nothing was booked by asking
+    assert client.get("/api/v1/bookings", params={"room_id": room["id"]}, headers=admin).json() == []
+
+    # removed: the room charges nothing; its versions stay (quotes name them)
+    assert client.delete(card_url, headers=member).status_code == 403
+    assert client.delete(card_url, headers=admin).status_code == 204
+    assert client.get(card_url, headers=member).status_code == 404
+    q = client.post("/api/v1/bookings/quote", json=body, headers=member).json()
+    assert (q["total"], q["lines"], q["rate_card"]) == (0, [], None)
+    assert len(rows(client, select(RateCardVersion))) == 2
+    assert client.put(card_url, json=CARD, headers=admin).json()["version"] == 3
+
+
+def test_the_room_admin_of_a_room_sets_its_card_and_a_tenant_pays_its_own_rate(client):
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Lotus")
+    owner = login(client, "room_admin")
+    owner_id = rows(client, select(User).where(User.email == owner))[0].id
+    assert client.patch(f"/api/v1/rooms/{room['id']}", json={"owner_ids": [owner_id]}, headers=admin).status_code == 200
+    token = csrf(client)
+    r = client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=CARD, headers={"X-CSRF-Token": token})
+    assert r.status_code == 200, r.text
+
+    # the admin gives a user the billing tag "tenant" on the Users page
+    client.cookies.clear()
+    login(client, "admin")
+    tenant = rows(client, select(User).where(User.email == add_user(client, "member", "tenant@example.com")))[0]
+    form = {"csrf_token": csrf(client), "role": "member", "active": "on", "billing_tag": "tenant"}
+    page = client.post(f"/admin/users/{tenant.id}", data=form, follow_redirects=False)
+    assert page.status_code == 303, page.text
+    assert rows(client, select(User).where(User.id == tenant.id))[0].billing_tag == "tenant"
+    assert 'name="billing_tag" value="tenant"' in client.get("/admin/users").text
+
+    saturday = next(d for d in (at(0, days=k).date() for k in range(1, 8)) if d.isoweekday() == 6)
+    body = {"room_id": room["id"], "title": "Workshop", "start": local(saturday, 10).isoformat(),
+            "end": local(saturday, 12).isoformat()}  # fmt: skip
+    as_tenant = {"Authorization": f"Bearer {run_sync(create_token(client.app.state.settings, tenant.email))}"}
+    assert client.post("/api/v1/bookings/quote", json=body, headers=as_tenant).json()["total"] == 8000  # 2 h at 40
+    untagged = api_token(client, "member")
+    assert client.post("/api/v1/bookings/quote", json=body, headers=untagged).json()["total"] == 12000  # 2 h at 60
+
+
+BAD_CARDS = [
+    ({"rules": [{"unit_minutes": 30, "unit_price": 100, "from": "18:00", "to": "09:00"}]}, "rules.0"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": 100, "weekdays": [0]}]}, "rules.0.weekdays.0"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": 100, "weekdays": [1, 1]}]}, "rules.0.weekdays"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": -1}]}, "rules.0.unit_price"),
+    ({"rules": [{"unit_minutes": 0, "unit_price": 1}]}, "rules.0.unit_minutes"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": 1.5}]}, "rules.0.unit_price"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": 1, "from": "25:00"}]}, "rules.0.from"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": 1, "rounding": "sideways"}]}, "rules.0.rounding"),
+    ({"rules": [{"unit_minutes": 30, "unit_price": 1, "colour": "red"}]}, "rules.0.colour"),
+    ({"currency": "yuan", "rules": []}, "currency"),
+    ({"rules": [], "cancel_percent": 101}, "cancel_percent"),
+    ({}, "rules"),
+]
+
+
+@pytest.mark.parametrize("body,field", BAD_CARDS)
+def test_a_bad_card_is_a_400_naming_its_field(client, body, field):
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Orchid")
+    r = client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=body, headers=admin)
+    assert r.status_code == 400, r.text
+    assert field in r.text, r.text
+    assert client.get(f"/api/v1/rooms/{room['id']}/rate-card", headers=admin).status_code == 404  # nothing half-written
+
+
+def test_quotes_of_what_is_not_there(client):
+    member = api_token(client, "member")
+    body = {"room_id": 999, "title": "x", "start": at(10).isoformat(), "end": at(11).isoformat()}
+    assert client.post("/api/v1/bookings/quote", json=body, headers=member).status_code == 404
+    assert client.put("/api/v1/rooms/999/rate-card", json=CARD, headers=api_token(client, "admin")).status_code == 404
+    room = make_room(client, api_token(client, "admin"), name="Plain")
+    body["room_id"] = room["id"]
+    assert client.post("/api/v1/bookings/quote", json={**body, "end": at(9).isoformat()}, headers=member).status_code == 400
+    assert client.post("/api/v1/bookings/quote", json=body).status_code == 401
+    free = client.post("/api/v1/bookings/quote", json=body, headers=member).json()
+    assert free == {"currency": "CNY", "total": 0, "lines": [], "occurrences": 1, "rate_card": None}
+    assert book(client, member, room["id"], at(10), at(11)).status_code == 201  # quoting changed nothing
