@@ -576,7 +576,7 @@ def test_an_event_committed_while_another_process_delivers_is_not_left_for_a_pol
             async with db.begin() as s:  # B's commit, while A delivers
                 await log.record(s, "room.updated", f"room:{room}", {"n": 2})
             deadline = asyncio.get_running_loop().time() + 30  # generous: a poll is an hour away
-            while "b" not in got and asyncio.get_running_loop().time() < deadline:
+            while sum(map(len, got.values())) < 2 and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.01)
             return got
         finally:
@@ -584,4 +584,7 @@ def test_an_event_committed_while_another_process_delivers_is_not_left_for_a_pol
             await b.stop()
 
     got = in_app(client, run)
-    assert len(got["a"]) == 1 and len(got.get("b", [])) == 1 and got["a"][0] < got["b"][0], got
+    # the second event is delivered once, without waiting for a poll: by B once A let the
+    # consumer go, or by A itself if it looked again before B did (both are right)
+    delivered = got["a"] + got.get("b", [])
+    assert len(delivered) == 2 and len(set(delivered)) == 2 and delivered == sorted(delivered), got
