@@ -307,6 +307,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.db = Database(settings.db_url)
         app.state.bus = EventBus.for_url(settings.redis_url, settings.redis_prefix)
         await app.state.bus.start()
+        from booking_api.billing import charges
         from booking_api.bookings.approvals import Deadlines
         from booking_api.bookings.writer import Writer
         from booking_api.desk import follow as desk_follow
@@ -338,6 +339,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.webhooks = webhook_deliveries.Sender(app.state.db, settings)
         app.state.dispatcher.follow("webhooks", webhook_deliveries.consumer(app.state.webhooks.wake))
         app.state.dispatcher.follow("doors", access.consumer(app), types=access.FOLLOWS)
+        app.state.dispatcher.follow("billing", charges.consumer(settings), types=charges.FOLLOWS)
         app.state.dispatcher.follow("notify", invites.consumer(settings, app.state.outbox.wake, app.state.bus))
         app.state.dispatcher.follow(
             "desk", desk_follow.consumer(app.state.bus, settings, app.state.outbox.wake), types=desk_follow.FOLLOWS

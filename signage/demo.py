@@ -127,6 +127,27 @@ DEMO_ROOMS = [
 ]
 
 
+DEMO_RATES = [  # the rentable room's card: tenants pay less; peak, then any other time
+    {"label": "Tenant 租户价", "weekdays": [1, 2, 3, 4, 5, 6, 7], "from": "00:00", "to": "24:00", "min_minutes": 0,
+     "max_minutes": None, "unit_minutes": 60, "unit_price": 8000, "minimum": 0, "rounding": "up", "who": "tenant"},
+    {"label": "Peak 高峰", "weekdays": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00", "min_minutes": 0,
+     "max_minutes": None, "unit_minutes": 30, "unit_price": 6000, "minimum": 0, "rounding": "up", "who": None},
+    {"label": "Off-peak 非高峰", "weekdays": [1, 2, 3, 4, 5, 6, 7], "from": "00:00", "to": "24:00", "min_minutes": 0,
+     "max_minutes": None, "unit_minutes": 60, "unit_price": 8000, "minimum": 8000, "rounding": "up", "who": None},
+]  # fmt: skip
+
+
+async def _rate_card(s, room_id: int, owner_id: int) -> None:
+    from booking_api.billing.models import RateCard, RateCardVersion
+
+    card = RateCard(room_id=room_id, version=1, currency="CNY", rules=DEMO_RATES, cancel_free_hours=24,
+                    cancel_percent=50, updated_by=owner_id)  # fmt: skip
+    s.add(card)
+    await s.flush()
+    s.add(RateCardVersion(card_id=card.id, version=1, currency="CNY", rules=DEMO_RATES, cancel_free_hours=24,
+                          cancel_percent=50, created_by=owner_id))  # fmt: skip
+
+
 def plan_image(boxes: list[tuple[int, int, int, int]]) -> bytes:
     """A simple floor plan: outer walls, a corridor, and a box per room (1200x600)."""
     im = Image.new("RGB", (1200, 600), "#f8fafc")
@@ -197,6 +218,7 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
             await s.flush()
             s.add_all(RoomOwner(room_id=r.id, user_id=owner_id) for r in rooms)
             _floor_plans(s, settings, rooms)
+            await _rate_card(s, rooms[5].id, owner_id)  # Emei is rented by the hour
             meetings = [  # room index, minutes from now, length, title, status
                 (0, -180, 60, "Weekly sync 周例会", "confirmed"),
                 (0, -30, 90, "Product review 产品评审", "confirmed"),

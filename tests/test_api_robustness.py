@@ -777,6 +777,13 @@ def base_body(method: str, path: str, schema_name: str, seed: Seed, client) -> A
             "sensor_absent_minutes": 0,
         },
         "Presence": lambda: {"present": True},
+        "RateCardIn": lambda: {
+            "currency": "CNY",
+            "rules": [{"weekdays": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00", "unit_minutes": 30,
+                       "unit_price": 5000, "minimum": 0, "rounding": "up", "who": None}],  # fmt: skip
+            "cancel_free_hours": 24,
+            "cancel_percent": 50,
+        },
         # no address resolves here, so a new subscription's URL is refused (400) whatever the rest
         "WebhookIn": lambda: {"url": "http://oa.invalid/hooks", "events": ["booking.*"], "description": "OA"},
         "ImportIn": lambda: {

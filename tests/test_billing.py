@@ -227,3 +227,92 @@ def test_quotes_of_what_is_not_there(client):
     free = client.post("/api/v1/bookings/quote", json=body, headers=member).json()
     assert free == {"currency": "CNY", "total": 0, "lines": [], "occurrences": 1, "rate_card": None}
     assert book(client, member, room["id"], at(10), at(11)).status_code == 201  # quoting changed nothing
+
+
+def charges_of(client, booking_id: int, headers: dict, count: int) -> dict:
+    """The booking's charges once the billing consumer has written `count` of them."""
+    from conftest import wait_for
+
+    def ready():
+        r = client.get(f"/api/v1/bookings/{booking_id}/charges", headers=headers)
+        return r.json() if r.status_code == 200 and len(r.json()["charges"]) >= count else None
+
+    return wait_for(ready)
+
+
+HOURLY = {"currency": "CNY", "cancel_free_hours": 48, "cancel_percent": 50,
+          "rules": [{"label": "Hourly", "unit_minutes": 60, "unit_price": 10000}]}  # fmt: skip
+
+
+def test_a_booking_is_charged_when_confirmed_changed_and_cancelled(client):
+    """Issue 17 point 7: the charge equals the quote; an edit records the difference; a late
+    cancellation costs the card's share, an early one nothing; a changed card does not
+    reprice a booking made before it; a pending meeting costs nothing until approved."""
+    admin = api_token(client, "admin")
+    member = api_token(client, "member")
+    room = make_room(client, admin, name="Hall")
+    assert client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=HOURLY, headers=admin).status_code == 200
+    start, end = at(10, days=1), at(12, days=1)
+    body = {"room_id": room["id"], "title": "Rental", "start": start.isoformat(), "end": end.isoformat()}
+    quoted = client.post("/api/v1/bookings/quote", json=body, headers=member).json()
+    made = book(client, member, room["id"], start, end, title="Rental").json()
+    got = charges_of(client, made["id"], member, 1)
+    assert got["amount"] == quoted["total"] == 20000
+    assert [(c["kind"], c["amount"], c["difference"]) for c in got["charges"]] == [("booked", 20000, 20000)]
+    assert got["charges"][0]["lines"] == quoted["lines"] and got["charges"][0]["rate_card"] == quoted["rate_card"]
+
+    # the card doubles its price: the booking keeps the version it was charged with
+    dearer = {**HOURLY, "rules": [{**HOURLY["rules"][0], "unit_price": 20000}]}
+    assert client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=dearer, headers=admin).json()["version"] == 2
+    r = client.patch(f"/api/v1/bookings/{made['id']}", json={"end": at(13, days=1).isoformat()}, headers=member)
+    assert r.status_code == 200, r.text
+    got = charges_of(client, made["id"], member, 2)
+    assert [(c["kind"], c["amount"], c["difference"], c["rate_card"]["version"]) for c in got["charges"]] == [
+        ("booked", 20000, 20000, 1),
+        ("changed", 30000, 10000, 1),
+    ]
+    # a new title changes no price
+    client.patch(f"/api/v1/bookings/{made['id']}", json={"title": "Rental (board)"}, headers=member)
+    # cancelled within 48 hours of its start: half the price
+    assert client.delete(f"/api/v1/bookings/{made['id']}", headers=member).status_code in (200, 204)
+    got = charges_of(client, made["id"], member, 3)
+    assert [(c["kind"], c["amount"], c["difference"]) for c in got["charges"]][1:] == [
+        ("changed", 30000, 10000),
+        ("cancelled", 15000, -15000),
+    ]
+    assert got["amount"] == 15000
+
+    # far ahead (version 2 now): cancelled more than 48 hours before, it costs nothing
+    later = book(client, member, room["id"], at(10, days=6), at(11, days=6), title="Later").json()
+    assert charges_of(client, later["id"], member, 1)["amount"] == 20000
+    client.delete(f"/api/v1/bookings/{later['id']}", headers=member)
+    assert [(c["kind"], c["amount"]) for c in charges_of(client, later["id"], member, 2)["charges"]] == [
+        ("booked", 20000),
+        ("cancelled", 0),
+    ]
+
+    # only its organizer and the room's admins see what it costs
+    assert client.get(f"/api/v1/bookings/{made['id']}/charges", headers=admin).status_code == 200
+    assert client.get(f"/api/v1/bookings/{made['id']}/charges", headers=api_token(client, "member")).status_code == 404
+
+
+def test_a_room_without_a_card_and_a_meeting_waiting_for_approval_cost_nothing(client):
+    from conftest import wait_for
+
+    admin = api_token(client, "admin")
+    member = api_token(client, "member")
+    free = make_room(client, admin, name="Free")
+    gated = make_room(client, admin, name="Gated", needs_approval=True)
+    client.put(f"/api/v1/rooms/{gated['id']}/rate-card", json=HOURLY, headers=admin)
+    plain = book(client, member, free["id"], at(9), at(10)).json()
+    pending = book(client, member, gated["id"], at(9), at(10)).json()
+    assert pending["status"] == "pending"
+    later = book(client, member, free["id"], at(11), at(12)).json()  # events after both: the consumer passed them
+    wait_for(lambda: client.get("/healthz").json()["event_log"]["consumers"]["billing"]["behind"] == 0)
+    assert later["id"]
+    for b in (plain, pending):
+        assert client.get(f"/api/v1/bookings/{b['id']}/charges", headers=member).json() == {
+            "currency": "CNY", "amount": 0, "charges": []}  # fmt: skip
+    r = client.post(f"/api/v1/bookings/{pending['id']}/approve", json={}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert charges_of(client, pending["id"], member, 1)["amount"] == 10000

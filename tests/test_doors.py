@@ -370,3 +370,20 @@ def test_no_walk_up_in_a_room_that_needs_approval(client):
     r = client.post(f"/player/api/rooms/{room['id']}/walkup", json={}, headers=screen["headers"])
     assert r.status_code == 409 and "needs approval" in r.json()["message"], r.text
     assert rows(client, select(Booking)) == [] and rows(client, select(CheckIn)) == []
+
+
+def test_the_demo_has_a_rentable_room_with_its_price(make_settings, client):
+    """The demo shows billing (issue 17): Emei has a rate card; a quote prices it."""
+    from bookings_helpers import at
+
+    from booking_api.models import Room
+    from signage import demo
+
+    run_sync(demo.load(make_settings()))
+    emei = rows(client, select(Room).where(Room.name == "Emei 峨眉"))[0]
+    member = api_token(client, "member")
+    card = client.get(f"/api/v1/rooms/{emei.id}/rate-card", headers=member).json()
+    assert [r["label"] for r in card["rules"]] == ["Tenant 租户价", "Peak 高峰", "Off-peak 非高峰"]
+    body = {"room_id": emei.id, "title": "Training", "start": at(19).isoformat(), "end": at(20, 30).isoformat()}
+    q = client.post("/api/v1/bookings/quote", json=body, headers=member).json()
+    assert (q["total"], [line["label"] for line in q["lines"]]) == (16000, ["Off-peak 非高峰"])  # 2 hours, rounded up

@@ -300,6 +300,7 @@ GET    /api/v1/rooms/{id}/rate-card              users
 PUT    /api/v1/rooms/{id}/rate-card              room-admins
 DELETE /api/v1/rooms/{id}/rate-card              room-admins
 POST   /api/v1/bookings/quote                    users
+GET    /api/v1/bookings/{id}/charges             users
 # the service desk: service staff (and admins)
 GET    /desk                                     desk
 GET    /desk/tasks/{id}/speech                   desk

@@ -1,6 +1,7 @@
 """Rate cards through the API, and the price of a booking before it is made.
 
     PUT    /api/v1/rooms/{id}/rate-card   {"currency": "CNY", "rules": [...]} → 200 the card (a new version)
+    GET    /api/v1/bookings/{id}/charges  → {"currency", "amount", "charges": [...]} (booking_api/billing/charges.py keeps them)
     GET    /api/v1/rooms/{id}/rate-card   → the card (404 when the room charges nothing)
     DELETE /api/v1/rooms/{id}/rate-card   → 204 (the room charges nothing from now on)
     POST   /api/v1/bookings/quote         the body of a booking → {"currency", "total", "lines", "rate_card"}
@@ -20,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from booking_api.billing import rates
-from booking_api.billing.models import RateCard, RateCardVersion
+from booking_api.billing.models import Charge, RateCard, RateCardVersion
 from booking_api.bookings.bookings import BookingIn, site_tz, wanted_times
-from booking_api.models import Room
+from booking_api.models import Booking, Room
 from booking_api.rooms.rooms import get_room, may_manage
 from signage import audit, openapi
 from signage.api import json_body, parse, tagged
@@ -235,6 +236,26 @@ async def api_quote(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+def charge_json(c: Charge) -> dict:
+    return {"kind": c.kind, "amount": c.amount, "difference": c.difference, "currency": c.currency,
+            "lines": c.lines, "rate_card": {"id": c.card_id, "version": c.card_version}, "at": c.at.isoformat()}  # fmt: skip
+
+
+async def api_charges(request: Request) -> Response:
+    """What a booking costs now, and each change of it (its organizer, its room's admins)."""
+    booking_id, user = request.path_params["id"], request.state.user
+    async with request.app.state.db.reads() as s:
+        b = await s.get(Booking, booking_id)
+        if b is None or not (b.organizer_id == user.id or await may_manage(s, user, b.room_id)):
+            raise NotFound(_("No such booking."))
+        found = (await s.scalars(select(Charge).where(Charge.booking_id == booking_id).order_by(Charge.id))).all()
+    return JSONResponse({
+        "currency": found[-1].currency if found else "CNY",
+        "amount": found[-1].amount if found else 0,
+        "charges": [charge_json(c) for c in found],
+    })  # fmt: skip
+
+
 ERRORS = (400, 401, 403, 404)
 openapi.add("get", "/api/v1/rooms/{id}/rate-card", "A room's rate card (404: it charges nothing)",
             response=RateCardOut, tag="billing", errors=(401, 404))  # fmt: skip
@@ -245,7 +266,27 @@ openapi.add("delete", "/api/v1/rooms/{id}/rate-card", "Remove a room's rate card
 openapi.add("post", "/api/v1/bookings/quote", "The price of a booking before it is made (the body of a booking)",
             body=BookingIn, response=QuoteOut, tag="billing", errors=ERRORS)  # fmt: skip
 
+class ChargeOut(BaseModel):
+    kind: Literal["booked", "changed", "cancelled"]
+    amount: int
+    difference: int
+    currency: str
+    lines: list[QuoteLine]
+    rate_card: CardRef
+    at: str
+
+
+class ChargesOut(BaseModel):
+    currency: str
+    amount: int = Field(description="what the booking costs now, in fen")
+    charges: list[ChargeOut]
+
+
+openapi.add("get", "/api/v1/bookings/{id}/charges", "What a booking costs, and each change of it (its organizer and room admins)",
+            response=ChargesOut, tag="billing", errors=(401, 404))  # fmt: skip
+
 routes = [
+    route("/api/v1/bookings/{id:id}/charges", api_charges, allow=SIGNED_IN),
     route("/api/v1/rooms/{id:id}/rate-card", api_get, allow=SIGNED_IN),
     route("/api/v1/rooms/{id:id}/rate-card", api_put, methods=["PUT"], allow=("room_admin",)),
     route("/api/v1/rooms/{id:id}/rate-card", api_delete, methods=["DELETE"], allow=("room_admin",)),

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signage.db import Base, UTCDateTime, utcnow
+from signage.eventlog.models import SEQUENCE
 
 
 class RateCard(Base):
@@ -41,3 +42,25 @@ class RateCardVersion(Base):
     cancel_percent: Mapped[int] = mapped_column(default=100)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class Charge(Base):
+    """What a booking costs, one row per change: booked (confirmed), changed (moved, made
+    longer or shorter: `difference` to the row before), cancelled (the cancellation policy's
+    fee). The newest row's `amount` is what the booking costs now. One row per event of the
+    log (`event_id`), so a redelivered event never charges twice."""
+
+    __tablename__ = "booking_charges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column()
+    card_id: Mapped[int] = mapped_column()
+    card_version: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))  # booked, changed, cancelled
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column()  # fen, the booking's price after this change
+    difference: Mapped[int] = mapped_column()  # fen, against the row before (0 for the first: its amount)
+    lines: Mapped[list] = mapped_column(JSON, default=list)
+    event_id: Mapped[int] = mapped_column(SEQUENCE, unique=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,4 @@
-"""billing: rooms' rate cards and their versions; users' billing tag
+"""billing: rooms' rate cards and their versions, bookings' charges; users' billing tag
 
 Revision ID: 0220
 Revises: 0210
@@ -48,6 +48,25 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_rate_card_versions_created_by_users'), ondelete='SET NULL'),
         sa.PrimaryKeyConstraint('card_id', 'version', name=op.f('pk_rate_card_versions')),
     )
+    op.create_table(
+        'booking_charges',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('booking_id', sa.Integer(), nullable=False),
+        sa.Column('room_id', sa.Integer(), nullable=False),
+        sa.Column('card_id', sa.Integer(), nullable=False),
+        sa.Column('card_version', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('currency', sa.String(length=3), nullable=False),
+        sa.Column('amount', sa.Integer(), nullable=False),
+        sa.Column('difference', sa.Integer(), nullable=False),
+        sa.Column('lines', sa.JSON(), nullable=False),
+        sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('at', signage.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_booking_charges_booking_id_bookings'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_booking_charges')),
+        sa.UniqueConstraint('event_id', name=op.f('uq_booking_charges_event_id')),
+    )
+    op.create_index(op.f('ix_booking_charges_booking_id'), 'booking_charges', ['booking_id'], unique=False)
     with op.batch_alter_table('users') as batch:
         batch.add_column(sa.Column('billing_tag', sa.String(length=60), server_default='', nullable=False))
 
@@ -55,5 +74,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('users') as batch:
         batch.drop_column('billing_tag')
+    op.drop_index(op.f('ix_booking_charges_booking_id'), table_name='booking_charges')
+    op.drop_table('booking_charges')
     op.drop_table('rate_card_versions')
     op.drop_table('rate_cards')
