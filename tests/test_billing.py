@@ -273,14 +273,21 @@ def test_a_booking_is_charged_when_confirmed_changed_and_cancelled(client):
     ]
     # a new title changes no price
     client.patch(f"/api/v1/bookings/{made['id']}", json={"title": "Rental (board)"}, headers=member)
+    # moved to a room without a card, it costs nothing; moved back, the room's card now prices it
+    free_room = make_room(client, admin, name="Free hall")
+    assert client.patch(f"/api/v1/bookings/{made['id']}", json={"room_id": free_room["id"]}, headers=member).status_code == 200
+    got = charges_of(client, made["id"], member, 3)
+    assert [(c["kind"], c["amount"], c["difference"]) for c in got["charges"]][2:] == [("changed", 0, -30000)]
+    assert client.patch(f"/api/v1/bookings/{made['id']}", json={"room_id": room["id"]}, headers=member).status_code == 200
+    got = charges_of(client, made["id"], member, 4)
+    assert [(c["kind"], c["amount"], c["difference"], c["rate_card"]["version"]) for c in got["charges"]][3:] == [
+        ("changed", 60000, 60000, 2)
+    ]
     # cancelled within 48 hours of its start: half the price
     assert client.delete(f"/api/v1/bookings/{made['id']}", headers=member).status_code in (200, 204)
-    got = charges_of(client, made["id"], member, 3)
-    assert [(c["kind"], c["amount"], c["difference"]) for c in got["charges"]][1:] == [
-        ("changed", 30000, 10000),
-        ("cancelled", 15000, -15000),
-    ]
-    assert got["amount"] == 15000
+    got = charges_of(client, made["id"], member, 5)
+    assert [(c["kind"], c["amount"], c["difference"]) for c in got["charges"]][4:] == [("cancelled", 30000, -30000)]
+    assert got["amount"] == 30000
 
     # far ahead (version 2 now): cancelled more than 48 hours before, it costs nothing
     later = book(client, member, room["id"], at(10, days=6), at(11, days=6), title="Later").json()

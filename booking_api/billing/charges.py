@@ -37,10 +37,18 @@ def consumer(settings):
     tz = ZoneInfo(settings.timezone)
 
     async def handler(s, events) -> None:
-        for event in events:
-            data = event.data or {}
-            if not data.get("id") or not data.get("room_id"):
-                continue
+        booked = [e for e in events if (e.data or {}).get("id") and (e.data or {}).get("room_id")]
+        if not booked:
+            return
+        # two queries a batch: most bookings are in rooms without a card and were never charged
+        priced_rooms = set(await s.scalars(select(RateCard.room_id).where(RateCard.active.is_(True))))
+        ids = list({e.data["id"] for e in booked})
+        charged = set(await s.scalars(select(Charge.booking_id).where(Charge.booking_id.in_(ids)).distinct()))
+        for event in booked:
+            data = event.data
+            if data["id"] not in charged and data["room_id"] not in priced_rooms:
+                continue  # nothing to charge, nothing charged before
+            charged.add(data["id"])
             if event.type in PRICED and data.get("status") == "confirmed":
                 await priced(s, event, data, tz)
             elif event.type in ENDED:
@@ -60,8 +68,12 @@ async def priced(s, event, data: dict, tz: ZoneInfo) -> None:
         card_id = last.card_id
     else:
         now = await s.scalar(select(RateCard).where(RateCard.room_id == data["room_id"], RateCard.active.is_(True)))
-        if now is None:
-            return  # the room charges nothing
+        if now is None:  # the room charges nothing: moved here from a room that did, it costs nothing now
+            if last is not None and last.kind != "cancelled" and last.amount:
+                s.add(Charge(booking_id=data["id"], room_id=data["room_id"], card_id=last.card_id,
+                             card_version=last.card_version, kind="changed", currency=last.currency, amount=0,
+                             difference=-last.amount, lines=[], event_id=event.id, at=event.at))  # fmt: skip
+            return
         card = await s.get(RateCardVersion, (now.id, now.version))
         card_id = now.id
     if card is None:
