@@ -323,3 +323,22 @@ def test_a_room_without_a_card_and_a_meeting_waiting_for_approval_cost_nothing(c
     r = client.post(f"/api/v1/bookings/{pending['id']}/approve", json={}, headers=admin)
     assert r.status_code == 200, r.text
     assert charges_of(client, pending["id"], member, 1)["amount"] == 10000
+
+
+def test_the_phone_booking_page_prices_what_its_form_says(client):
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Orchid")
+    client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=HOURLY, headers=admin)
+    login(client, "member")
+    start = at(10).strftime("%Y-%m-%dT%H:%M")
+    r = client.get("/m/book/price", params={"room_id": room["id"], "start": start, "minutes": 90})
+    assert r.status_code == 200 and r.text == "Price: CN¥200.00 (2 × CN¥100.00 Hourly)", r.text
+    for bad in ({"room_id": room["id"], "start": "soon", "minutes": 90}, {"room_id": "x", "start": start, "minutes": 90},
+                {"room_id": room["id"], "start": start, "minutes": 7}, {"room_id": 999, "start": start, "minutes": 30},
+                {}):  # fmt: skip
+        r = client.get("/m/book/price", params=bad)
+        assert (r.status_code, r.text) == (200, ""), bad
+    client.cookies.set("lang", "zh_CN")
+    r = client.get("/m/book/price", params={"room_id": room["id"], "start": start, "minutes": 60})
+    assert r.text == "价格：¥100.00 (1 × ¥100.00 Hourly)", r.text
+    assert 'id="m-price"' in client.get("/m/book").text

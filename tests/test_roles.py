@@ -125,6 +125,7 @@ GET    /floorplans/{id}                          users
 GET    /floorplans/files/{name}                  users
 GET    /m                                        users
 GET    /m/book                                   users
+GET    /m/book/price                             users
 POST   /m/book                                   users
 GET    /m/bookings                               users
 POST   /m/feed/rotate                            users

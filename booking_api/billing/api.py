@@ -225,6 +225,26 @@ async def price(s, room_id: int, times, tags, tz) -> dict:
     }
 
 
+def money(fen: int, currency: str) -> str:
+    """An amount in fen as the page's language writes it: "¥100.00", "CN¥100.00"."""
+    from babel.numbers import format_currency
+
+    from signage.i18n import current_locale
+
+    return format_currency(fen / 100, currency, locale=current_locale.get() or "en")
+
+
+def describe(answer: dict) -> str:
+    """A quote in one line for a page: "Price: ¥135.00 (3 × ¥45.00 Peak)"; "" when free of any card."""
+    if not answer.get("rate_card"):
+        return ""
+    currency = answer["currency"]
+    parts = "; ".join(f"{x['units']} × {money(x['unit_price'], currency)} {x['label']}" for x in answer["lines"])
+    label = _("Price:")
+    space = "" if label.endswith("：") else " "  # no space after a Chinese colon
+    return label + space + money(answer["total"], currency) + (f" ({parts})" if parts else "")
+
+
 async def api_quote(request: Request) -> Response:
     """What a booking would cost (every occurrence of a series), without booking it."""
     body = parse(BookingIn, await json_body(request))

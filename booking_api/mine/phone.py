@@ -94,6 +94,25 @@ async def book(request: Request) -> Response:
     return RedirectResponse(f"/m/bookings?booked={answer['id']}", status_code=303)
 
 
+async def book_price(request: Request) -> Response:
+    """The price of what the form says now (a room with a rate card), as a line of text for
+    `m-book.js`; empty while the form is not complete or the room charges nothing."""
+    from booking_api.billing.api import describe, price, tags_of
+
+    q = request.query_params
+    try:
+        start = from_local_input(q.get("start", ""), tz_of(request), "start")
+        minutes, room_id = int(q.get("minutes") or 0), int(q.get("room_id") or 0)
+    except (ValueError, AppError):
+        return Response("", media_type="text/plain")
+    if minutes not in DURATIONS or not 0 < room_id < 2**31:
+        return Response("", media_type="text/plain")
+    async with request.app.state.db.reads() as s:
+        answer = await price(s, room_id, [(start, start + dt.timedelta(minutes=minutes))], tags_of(request.state.user),
+                             tz_of(request))  # fmt: skip
+    return Response(describe(answer), media_type="text/plain")
+
+
 # ---------------------------------------------------------------- my bookings, notices
 
 
@@ -313,6 +332,7 @@ routes = [
     route("/m", home, allow=SIGNED_IN),
     route("/m/book", book_page, allow=SIGNED_IN),
     route("/m/book", book, methods=["POST"], allow=SIGNED_IN),
+    route("/m/book/price", book_price, allow=SIGNED_IN),
     route("/m/bookings", my_bookings, allow=SIGNED_IN),
     route("/m/feed/rotate", rotate_feed, methods=["POST"], allow=SIGNED_IN),
     route("/m/invitations", invitations, allow=SIGNED_IN),

@@ -308,4 +308,16 @@ def test_the_dialog_shows_the_price_before_booking(site):
     drag(page, "Valley", at(14), at(14, 45))  # no rate card: no price
     page.wait_for_timeout(300)
     expect(page.locator("#book-form [data-field=price]")).to_be_hidden()
+
+    # the phone's booking page says the price too, as the room, start and length change
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.url}/m/book")
+    page.locator("label.m-room", has_text="Summit").click()
+    page.fill("input[name=start]", at(16).strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("select[name=minutes]", "90")
+    line = page.locator("#m-price")
+    expect(line).to_contain_text("150.00")  # 3 half hours
+    assert "3 × " in line.inner_text() and "Hourly" in line.inner_text()
+    page.locator("label.m-room", has_text="Valley").click()
+    expect(line).to_be_hidden()
     assert not errors, errors

@@ -86,7 +86,8 @@
     if (status !== 200 || !answer.rate_card) { line.hidden = true; return; }
     const parts = answer.lines.map((l) => l.units + " × " + money(l.unit_price, answer.currency) + " " + l.label);
     const times = answer.occurrences > 1 ? " · " + text.occurrences.replace("{n}", answer.occurrences) : "";
-    line.textContent = text.price + " " + money(answer.total, answer.currency) + times + (parts.length ? " (" + parts.join("; ") + ")" : "");
+    const space = text.price.endsWith("：") ? "" : " ";  // no space after a Chinese colon
+    line.textContent = text.price + space + money(answer.total, answer.currency) + times + (parts.length ? " (" + parts.join("; ") + ")" : "");
     line.dataset.total = answer.total;
     line.hidden = false;
   }
