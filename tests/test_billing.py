@@ -323,6 +323,14 @@ def test_a_room_without_a_card_and_a_meeting_waiting_for_approval_cost_nothing(c
     r = client.post(f"/api/v1/bookings/{pending['id']}/approve", json={}, headers=admin)
     assert r.status_code == 200, r.text
     assert charges_of(client, pending["id"], member, 1)["amount"] == 10000
+    # the booking's page shows its price to its room's admins (and its organizer), not to others
+    login(client, "admin")
+    page = client.get(f"/bookings/{pending['id']}").text
+    assert 'class="charges-now" data-amount="10000"' in page and "CN¥100.00" in page
+    client.cookies.clear()
+    login(client, "member")
+    assert "charges-now" not in client.get(f"/bookings/{pending['id']}").text
+    assert "charges-now" not in client.get(f"/bookings/{plain['id']}").text
 
 
 def test_the_phone_booking_page_prices_what_its_form_says(client):

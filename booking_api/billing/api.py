@@ -261,6 +261,13 @@ def charge_json(c: Charge) -> dict:
             "lines": c.lines, "rate_card": {"id": c.card_id, "version": c.card_version}, "at": c.at.isoformat()}  # fmt: skip
 
 
+async def charges_seen(s, user, b) -> list:
+    """A booking's charges, oldest first, for its organizer and its room's admins; [] for others."""
+    if user is None or not (b.organizer_id == user.id or await may_manage(s, user, b.room_id)):
+        return []
+    return list((await s.scalars(select(Charge).where(Charge.booking_id == b.id).order_by(Charge.id))).all())
+
+
 async def api_charges(request: Request) -> Response:
     """What a booking costs now, and each change of it (its organizer, its room's admins)."""
     booking_id, user = request.path_params["id"], request.state.user

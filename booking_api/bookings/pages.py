@@ -13,6 +13,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from booking_api.billing import api as billing
 from booking_api.bookings.bookings import BookingPatch, cancel_booking, may_change, update_booking
 from booking_api.meetings.page import meeting_context
 from booking_api.models import Room
@@ -78,6 +79,8 @@ async def booking_page(request: Request, error: AppError | None = None, status_c
         b = ctx["b"]
         editable = await may_change(s, request.state.user, b) and b.active
         rooms = (await s.execute(select(Room.id, Room.name).order_by(Room.building, Room.floor, Room.name))).all()
+        ctx["charges"] = await billing.charges_seen(s, request.state.user, b)
+    ctx["money"] = billing.money
     if is_htmx(request) and request.method == "GET":
         return render(request, "bookings/booking.html", ctx, block="live")
     ctx.update(

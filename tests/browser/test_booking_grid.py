@@ -309,6 +309,10 @@ def test_the_dialog_shows_the_price_before_booking(site):
     page.wait_for_timeout(300)
     expect(page.locator("#book-form [data-field=price]")).to_be_hidden()
 
+    # its page shows what it costs (the billing consumer charged it at confirmation)
+    paid = [b for b in httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json() if b["title"] == "Paid meeting"]
+    page.goto(f"{server.url}/bookings/{paid[0]['id']}")
+    expect(page.locator(".charges-now")).to_have_attribute("data-amount", "10000")
     # the phone's booking page says the price too, as the room, start and length change
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{server.url}/m/book")
