@@ -1,6 +1,7 @@
 """Every route of the booking system, by capability, mounted by `signage.app.all_routes`."""
 
 from booking_api.billing import api as billing
+from booking_api.billing import report as billing_report
 from booking_api.bookings import approvals, bookings, pages
 from booking_api.desk import board, callin, care, tasks
 from booking_api.desk import doors as desk_doors
@@ -18,6 +19,7 @@ from booking_api.stats import page as stats_page
 routes = [
     *rooms.routes,
     *billing.routes,  # before bookings: /api/v1/bookings/quote
+    *billing_report.routes,
     *bookings.routes,
     *availability.routes,
     *approvals.routes,

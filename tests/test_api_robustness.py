@@ -777,6 +777,7 @@ def base_body(method: str, path: str, schema_name: str, seed: Seed, client) -> A
             "sensor_absent_minutes": 0,
         },
         "Presence": lambda: {"present": True},
+        "OverrideIn": lambda: {"amount": 5000, "reason": "fuzz"},
         "RateCardIn": lambda: {
             "currency": "CNY",
             "rules": [{"weekdays": [1, 2, 3, 4, 5], "from": "09:00", "to": "18:00", "unit_minutes": 30,

@@ -72,6 +72,8 @@ RULES = [
     "PUT /api/v1/rooms/{id}/service-state",
     "PUT /api/v1/rooms/{id}/rate-card",  # a band's from before its to, each weekday once
     "POST /api/v1/bookings/quote",  # the meeting's times, as a booking's
+    "GET /api/v1/billing/charges",  # a month that exists
+    "POST /api/v1/bookings/{id}/charges",  # a booking with a price to change
 ]
 
 

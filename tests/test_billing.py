@@ -350,3 +350,74 @@ def test_the_phone_booking_page_prices_what_its_form_says(client):
     r = client.get("/m/book/price", params={"room_id": room["id"], "start": start, "minutes": 60})
     assert r.text == "价格：¥100.00 (1 × ¥100.00 Hourly)", r.text
     assert 'id="m-price"' in client.get("/m/book").text
+
+
+def test_a_month_of_charges_by_organizer_and_room_with_csv_statements_and_overrides(client):
+    """Issue 17 point 8: what bookings cost in a month, by organizer, room and department,
+    as JSON, CSV and a page with printable statements; a room admin's override with a reason,
+    audited; a room admin sees only their rooms."""
+    import csv as csv_module
+    import io
+
+    admin = api_token(client, "admin")
+    hall = make_room(client, admin, name="Hall")
+    annex = make_room(client, admin, name="Annex")
+    for room in (hall, annex):
+        client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=HOURLY, headers=admin)
+    ann, bob = add_user(client, "member", "ann@example.com"), add_user(client, "member", "bob@example.com")
+    tokens = {email: {"Authorization": f"Bearer {run_sync(create_token(client.app.state.settings, email))}"}
+              for email in (ann, bob)}  # fmt: skip
+    day = at(0, days=10)
+    month = day.strftime("%Y-%m")
+    made = [
+        book(client, tokens[ann], hall["id"], day.replace(hour=9), day.replace(hour=11), title="A1").json(),  # 200
+        book(client, tokens[ann], annex["id"], day.replace(hour=9), day.replace(hour=10), title="A2").json(),  # 100
+        book(client, tokens[bob], hall["id"], day.replace(hour=14), day.replace(hour=17), title="B1").json(),  # 300
+    ]
+    for b in made:
+        charges_of(client, b["id"], tokens[ann] if b["title"].startswith("A") else tokens[bob], 1)
+    r = client.get("/api/v1/billing/charges", params={"month": month}, headers=admin).json()
+    # the most first, then by name
+    assert [(row["label"], row["bookings"], row["amount"]) for row in r["rows"]] == [("ann", 2, 30000), ("bob", 1, 30000)]
+    assert (r["total"], r["bookings"]) == (60000, 3)
+    by_room = client.get("/api/v1/billing/charges", params={"month": month, "group": "room"}, headers=admin).json()
+    assert [(row["label"], row["amount"]) for row in by_room["rows"]] == [("Hall", 50000), ("Annex", 10000)]
+    by_dept = client.get("/api/v1/billing/charges", params={"month": month, "group": "department"}, headers=admin).json()
+    assert len(by_dept["rows"]) == 1 and by_dept["total"] == 60000
+    got = client.get("/api/v1/billing/charges", params={"month": month, "group": "room", "format": "csv"}, headers=admin)
+    assert got.content.startswith("\ufeff".encode()) and got.headers["content-type"].startswith("text/csv")
+    lines = list(csv_module.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert lines[0] == ["key", "label", "bookings", "amount", "currency"]
+    assert lines[1][1:] == ["Hall", "2", "500.00", "CNY"] and lines[-1][1:4] == ["Total", "3", "600.00"]
+
+    # a room admin of the annex overrides A2's price, with a reason; the report follows
+    owner = add_user(client, "room_admin", "owner@example.com")
+    owner_id = rows(client, select(User).where(User.email == owner))[0].id
+    client.patch(f"/api/v1/rooms/{annex['id']}", json={"owner_ids": [owner_id]}, headers=admin)
+    as_owner = {"Authorization": f"Bearer {run_sync(create_token(client.app.state.settings, owner))}"}
+    url = f"/api/v1/bookings/{made[1]['id']}/charges"
+    assert client.post(url, json={"amount": 5000}, headers=as_owner).status_code == 400  # a reason is wanted
+    assert client.post(f"/api/v1/bookings/{made[0]['id']}/charges", json={"amount": 1, "reason": "x"},
+                       headers=as_owner).status_code == 404  # not their room  # fmt: skip
+    assert client.post(url, json={"amount": 5000, "reason": "projector broken"}, headers=tokens[ann]).status_code == 403
+    r = client.post(url, json={"amount": 5000, "reason": "projector broken"}, headers=as_owner)
+    assert r.status_code == 200, r.text
+    assert (r.json()["amount"], r.json()["charges"][-1]["kind"], r.json()["charges"][-1]["difference"]) == (5000, "override", -5000)
+    audited = rows(client, select(AuditEntry).where(AuditEntry.action == "booking.charge_override"))
+    assert [(e.target, e.reason) for e in audited] == [(f"booking:{made[1]['id']}", "10000 → 5000 CNY: projector broken")]
+    mine = client.get("/api/v1/billing/charges", params={"month": month, "group": "room"}, headers=as_owner).json()
+    assert [(row["label"], row["amount"]) for row in mine["rows"]] == [("Annex", 5000)]  # only their room
+
+    # the page and a printable statement
+    login(client, "admin")
+    page = client.get("/billing", params={"month": month, "group": "organizer"})
+    assert page.status_code == 200 and 'data-amount="55000"' in page.text and "CN¥550.00" in page.text
+    assert f'organizer_id={rows(client, select(User).where(User.email == bob))[0].id}"' in page.text
+    ann_id = rows(client, select(User).where(User.email == ann))[0].id
+    statement = client.get("/billing/statement", params={"month": month, "organizer_id": ann_id})
+    assert statement.status_code == 200 and "A1" in statement.text and "A2" in statement.text
+    assert 'data-amount="25000"' in statement.text  # 200 + 50 after the override
+    assert client.get("/billing/statement", params={"month": month, "organizer_id": 999999}).status_code == 404
+    for bad in ({"month": "2026-13"}, {"month": "soon"}, {"group": "team"}, {"format": "pdf"}, {"colour": "red"}):
+        r = client.get("/api/v1/billing/charges", params=bad, headers=admin)
+        assert r.status_code == 400, (bad, r.text)

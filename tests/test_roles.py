@@ -302,6 +302,10 @@ PUT    /api/v1/rooms/{id}/rate-card              room-admins
 DELETE /api/v1/rooms/{id}/rate-card              room-admins
 POST   /api/v1/bookings/quote                    users
 GET    /api/v1/bookings/{id}/charges             users
+POST   /api/v1/bookings/{id}/charges             room-admins
+GET    /api/v1/billing/charges                   room-admins
+GET    /billing                                  room-admins
+GET    /billing/statement                        room-admins
 # the service desk: service staff (and admins)
 GET    /desk                                     desk
 GET    /desk/tasks/{id}/speech                   desk

@@ -294,7 +294,7 @@ openapi.add("post", "/api/v1/bookings/quote", "The price of a booking before it 
             body=BookingIn, response=QuoteOut, tag="billing", errors=ERRORS)  # fmt: skip
 
 class ChargeOut(BaseModel):
-    kind: Literal["booked", "changed", "cancelled"]
+    kind: Literal["booked", "changed", "cancelled", "override"]
     amount: int
     difference: int
     currency: str

@@ -57,10 +57,10 @@ class Charge(Base):
     room_id: Mapped[int] = mapped_column()
     card_id: Mapped[int] = mapped_column()
     card_version: Mapped[int] = mapped_column()
-    kind: Mapped[str] = mapped_column(String(10))  # booked, changed, cancelled
+    kind: Mapped[str] = mapped_column(String(10))  # booked, changed, cancelled, override (a room admin's)
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[int] = mapped_column()  # fen, the booking's price after this change
     difference: Mapped[int] = mapped_column()  # fen, against the row before (0 for the first: its amount)
     lines: Mapped[list] = mapped_column(JSON, default=list)
-    event_id: Mapped[int] = mapped_column(SEQUENCE, unique=True)
+    event_id: Mapped[int | None] = mapped_column(SEQUENCE, unique=True, default=None)  # None: an override
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.Column('amount', sa.Integer(), nullable=False),
         sa.Column('difference', sa.Integer(), nullable=False),
         sa.Column('lines', sa.JSON(), nullable=False),
-        sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
         sa.Column('at', signage.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_booking_charges_booking_id_bookings'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_booking_charges')),
