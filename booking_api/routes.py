@@ -14,6 +14,7 @@ from booking_api.mine import bookings as my_bookings
 from booking_api.mine import ical, phone
 from booking_api.rooms import availability, floorplans, rooms
 from booking_api.stats import api as stats_api
+from booking_api.stats import ghosts
 from booking_api.stats import page as stats_page
 
 routes = [
@@ -44,5 +45,6 @@ routes = [
     *callin.routes,
     *desk_doors.routes,
     *stats_api.routes,
+    *ghosts.routes,
     *stats_page.routes,
 ]

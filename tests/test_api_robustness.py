@@ -459,6 +459,7 @@ class Seed:
     approval_room: int = 0
     booking: int = 0
     series: int = 0
+    series_id: int = 0  # the recurring meeting `series` is an occurrence of
     pending: int = 0
     current: int = 0
     layout: int = 0
@@ -525,6 +526,7 @@ def seed_world(client, headers: dict) -> Seed:
             headers=headers,
         )
     )["occurrences"][1]["id"]
+    seed.series_id = client.get(f"/api/v1/bookings/{seed.series}", headers=headers).json()["series_id"]
     now = dt.datetime.now(TZ).replace(second=0, microsecond=0)
     seed.current = ok(
         client.post(
@@ -666,6 +668,7 @@ def real_id(path: str, seed: Seed) -> int:
         ("/api/v1/imports/", seed.importer),
         ("/api/v1/doors/", seed.door),
         ("/api/v1/service-calls/", seed.service_call),
+        ("/api/v1/stats/ghosts/", seed.series_id),
     ):
         if path.startswith(prefix):
             return value

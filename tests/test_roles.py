@@ -297,6 +297,10 @@ POST   /api/v1/rooms/{id}/terminal-token         room-admins
 # statistics: room admins (their rooms) and admins
 GET    /stats                                    room-admins
 GET    /api/v1/stats/rooms                       room-admins
+GET    /api/v1/stats/ghosts                      room-admins
+POST   /api/v1/stats/ghosts/{id}/notify          room-admins
+POST   /api/v1/stats/ghosts/{id}/end             room-admins
+POST   /stats/ghosts/{id}/{action}               room-admins
 GET    /api/v1/rooms/{id}/rate-card              users
 PUT    /api/v1/rooms/{id}/rate-card              room-admins
 DELETE /api/v1/rooms/{id}/rate-card              room-admins

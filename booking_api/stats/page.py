@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import Response
 
+from booking_api.stats import ghosts
 from booking_api.stats.api import STATS, parse_choice, parse_range, rooms_of
 from booking_api.stats.figures import report, weekday_names
 from signage import clock
@@ -112,6 +113,7 @@ async def stats_page(request: Request) -> Response:
         main = await report(s, tz, start, end, group, room_ids, now)
         hours = await report(s, tz, start, end, "hour", room_ids, now)
         days = await report(s, tz, start, end, "day", room_ids, now)
+        ghost_ledger = await ghosts.ledger(s, tz, start, end, room_ids, 2, now)
     query = {"from": start.isoformat(), "to": end.isoformat()}
     ctx = {
         "main": main,
@@ -130,6 +132,8 @@ async def stats_page(request: Request) -> Response:
         "api_hours": "/api/v1/stats/rooms?" + urlencode({**query, "group": "hour"}),
         "api_days": "/api/v1/stats/rooms?" + urlencode({**query, "group": "day"}),
         "ECHARTS": ECHARTS,
+        "ghosts": ghost_ledger,
+        "ghost_done": request.query_params.get("ghost", ""),
     }
     return render(request, "stats/stats.html", ctx)
 

@@ -37,6 +37,7 @@ LABELS = {  # English; translated where shown
     "minutes": lazy("Minutes available"),
     "service_call": lazy("Service call"),
     "materials": lazy("New materials"),  # a notice only (the bell), never a message
+    "ghost": lazy("Unused meetings"),  # a notice only: a room admin's word on a series that goes unused
 }
 
 
