@@ -421,3 +421,17 @@ def test_a_month_of_charges_by_organizer_and_room_with_csv_statements_and_overri
     for bad in ({"month": "2026-13"}, {"month": "soon"}, {"group": "team"}, {"format": "pdf"}, {"colour": "red"}):
         r = client.get("/api/v1/billing/charges", params=bad, headers=admin)
         assert r.status_code == 400, (bad, r.text)
+
+
+def test_a_room_s_first_card_set_by_many_at_once_is_one_card(client):
+    """Concurrent PUTs of a room's first card: one card, one version each, never a 500."""
+    import concurrent.futures
+
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Busy")
+    url = f"/api/v1/rooms/{room['id']}/rate-card"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _n: client.put(url, json=CARD, headers=admin), range(8)))
+    assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers if r.status_code != 200]
+    assert sorted(r.json()["version"] for r in answers) == list(range(1, 9))
+    assert len({r.json()["id"] for r in answers}) == 1

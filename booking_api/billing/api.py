@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -164,9 +165,17 @@ async def api_get(request: Request) -> Response:
 
 
 async def api_put(request: Request) -> Response:
-    room_id = request.path_params["id"]
     body = parse(RateCardIn, await json_body(request))
-    user = request.state.user
+    try:
+        card = await save_card(request, body)
+    except IntegrityError:  # PostgreSQL: another request made the room's first card meanwhile; now it is there to lock
+        card = await save_card(request, body)
+    request.state.audited = True
+    return JSONResponse(card_json(card))
+
+
+async def save_card(request: Request, body: RateCardIn) -> RateCard:
+    room_id, user = request.path_params["id"], request.state.user
     async with request.app.state.db.begin() as s:
         await get_room(s, room_id)
         if not await may_manage(s, user, room_id):
@@ -185,8 +194,7 @@ async def api_put(request: Request) -> Response:
                               cancel_free_hours=card.cancel_free_hours, cancel_percent=card.cancel_percent,
                               created_by=user.id))  # fmt: skip
         s.add(audit.entry(request, "rate_card.update", f"room:{room_id}", "success", f"version {card.version}", user))
-    request.state.audited = True
-    return JSONResponse(card_json(card))
+    return card
 
 
 async def api_delete(request: Request) -> Response:
