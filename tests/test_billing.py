@@ -435,3 +435,31 @@ def test_a_room_s_first_card_set_by_many_at_once_is_one_card(client):
     assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers if r.status_code != 200]
     assert sorted(r.json()["version"] for r in answers) == list(range(1, 9))
     assert len({r.json()["id"] for r in answers}) == 1
+
+
+def test_the_edit_form_shows_what_a_change_would_cost(client):
+    """A booking's page: the price of the room and times in its edit form, against its price
+    now, by the version it was charged with (as the charge will be)."""
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Hall")
+    client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=HOURLY, headers=admin)
+    email = login(client, "member")
+    as_member = {"Authorization": f"Bearer {run_sync(create_token(client.app.state.settings, email))}"}
+    made = book(client, as_member, room["id"], at(10, days=3), at(12, days=3), title="Rental").json()
+    charges_of(client, made["id"], as_member, 1)
+    dearer = {**HOURLY, "rules": [{**HOURLY["rules"][0], "unit_price": 99900}]}
+    client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=dearer, headers=admin)  # not this booking's version
+    page = client.get(f"/bookings/{made['id']}").text
+    assert 'id="edit-price"' in page and "edit-price.js" in page
+    day = at(0, days=3).strftime("%Y-%m-%d")
+    longer = {"start": f"{day}T10:00", "end": f"{day}T13:00", "room_id": room["id"]}
+    r = client.get(f"/bookings/{made['id']}/price", params=longer)
+    assert r.text == "After this change: CN¥300.00 (+CN¥100.00)", r.text
+    shorter = {**longer, "end": f"{day}T11:00"}
+    assert client.get(f"/bookings/{made['id']}/price", params=shorter).text == "After this change: CN¥100.00 (-CN¥100.00)"
+    for bad in ({**longer, "end": "never"}, {**longer, "end": f"{day}T09:00"}, {**longer, "room_id": "x"}):
+        assert client.get(f"/bookings/{made['id']}/price", params=bad).text == "", bad
+    assert client.get("/bookings/999999/price", params=longer).text == ""
+    client.cookies.clear()
+    login(client, "member")  # someone else: sees no price
+    assert client.get(f"/bookings/{made['id']}/price", params=longer).text == ""

@@ -111,6 +111,7 @@ POST   /api/v1/bookings/{id}/extend              users
 POST   /api/v1/rooms/{id}/service-calls          users
 GET    /api/v1/service-calls/{id}                users
 GET    /bookings                                 users
+GET    /bookings/{id}/price                     users
 GET    /bookings/{id}                            users
 POST   /bookings/{id}                            users
 POST   /bookings/{id}/cancel                     users

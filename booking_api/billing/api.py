@@ -233,6 +233,17 @@ async def price(s, room_id: int, times, tags, tz) -> dict:
     }
 
 
+async def price_of_change(s, last: Charge, room_id: int, times, tags, tz) -> dict:
+    """What a charged booking would cost at `times` in `room_id`: by the version it was charged
+    with while it stays in its room (as `charges.priced` will charge it), else the new room's card."""
+    if last.kind == "cancelled" or last.room_id != room_id:
+        return await price(s, room_id, times, tags, tz)
+    card = await s.get(RateCardVersion, (last.card_id, last.card_version))
+    lines = rates.combine(rates.quote(card.rules, start, end, tz, tags) for start, end in times)
+    return {"currency": card.currency, "total": sum(x.amount for x in lines), "lines": [x.as_json() for x in lines],
+            "occurrences": len(times), "rate_card": {"id": last.card_id, "version": last.card_version}}  # fmt: skip
+
+
 def money(fen: int, currency: str) -> str:
     """An amount in fen as the page's language writes it: "¥100.00", "CN¥100.00"."""
     from babel.numbers import format_currency

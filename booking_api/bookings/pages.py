@@ -16,12 +16,13 @@ from starlette.responses import RedirectResponse, Response
 from booking_api.billing import api as billing
 from booking_api.bookings.bookings import BookingPatch, cancel_booking, may_change, update_booking
 from booking_api.meetings.page import meeting_context
-from booking_api.models import Room
+from booking_api.models import Booking, Room
 from signage import audit
 from signage.api import parse
 from signage.auth import SIGNED_IN, route
 from signage.errors import AppError, Forbidden, Invalid
 from signage.i18n import gettext as _
+from signage.models import User
 from signage.responses import is_htmx
 from signage.templating import render
 
@@ -142,7 +143,37 @@ async def cancel_form(request: Request) -> Response:
     return RedirectResponse("/bookings", status_code=303)
 
 
+async def edit_price(request: Request) -> Response:
+    """What the edit form's room and times would cost, against what the booking costs now, as a
+    line of text for `edit-price.js`; empty unless the asker sees its price and a card prices it."""
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    q = request.query_params
+    async with request.app.state.db.reads() as s:
+        b = await s.get(Booking, request.path_params["id"])
+        if b is None:
+            return Response("", media_type="text/plain")
+        charges = await billing.charges_seen(s, request.state.user, b)
+        try:
+            start = from_local_input(q.get("start", ""), tz, "start")
+            end = from_local_input(q.get("end", ""), tz, "end")
+            room_id = int(q.get("room_id") or b.room_id)
+        except (ValueError, AppError):
+            return Response("", media_type="text/plain")
+        if not charges or end <= start or not 0 < room_id < 2**31:
+            return Response("", media_type="text/plain")
+        organizer = await s.get(User, b.organizer_id) if b.organizer_id else None
+        answer = await billing.price_of_change(s, charges[-1], room_id, [(start, end)], billing.tags_of(organizer), tz)
+    now = charges[-1].amount if charges[-1].kind != "cancelled" else 0
+    total = answer["total"]
+    change = total - now
+    sign = "+" if change > 0 else ""
+    text = _("After this change: %(price)s (%(change)s)", price=billing.money(total, answer["currency"]),
+             change=sign + billing.money(change, answer["currency"]))  # fmt: skip
+    return Response(text, media_type="text/plain")
+
+
 routes = [
+    route("/bookings/{id:id}/price", edit_price, allow=SIGNED_IN),
     route("/bookings/{id:id}", booking_page, allow=SIGNED_IN),
     route("/bookings/{id:id}", edit_form, methods=["POST"], allow=SIGNED_IN),
     route("/bookings/{id:id}/cancel", cancel_form, methods=["POST"], allow=SIGNED_IN),

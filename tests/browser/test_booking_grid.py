@@ -313,6 +313,9 @@ def test_the_dialog_shows_the_price_before_booking(site):
     paid = [b for b in httpx.get(f"{server.url}/api/v1/bookings", headers=admin).json() if b["title"] == "Paid meeting"]
     page.goto(f"{server.url}/bookings/{paid[0]['id']}")
     expect(page.locator(".charges-now")).to_have_attribute("data-amount", "10000")
+    page.fill("#booking-edit input[name=end]", at(11, 30).strftime("%Y-%m-%dT%H:%M"))  # half an hour more
+    expect(page.locator("#edit-price")).to_contain_text("150.00")
+    assert "+CN¥50.00" in page.locator("#edit-price").inner_text()
     # the phone's booking page says the price too, as the room, start and length change
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{server.url}/m/book")
