@@ -113,3 +113,18 @@ def test_a_room_photo_is_a_web_address_or_a_path(client):
     for n, good in enumerate(("https://example.com/room.jpg", "/media/7/file", "")):
         r = client.post("/api/v1/rooms", json={"name": f"P{n}", "capacity": 2, "photo_url": good}, headers=headers)
         assert r.status_code == 201 and r.json()["photo_url"] == good, (good, r.text)
+
+
+def test_a_superscript_digit_in_a_form_or_a_query_is_refused_not_a_500(client):
+    """"²".isdigit() is true but int("²") fails: each number read from a form or a query
+    checks `isascii()` too (the robustness probe found it on /api/v1/stats/ghosts)."""
+    from conftest import csrf, login
+
+    login(client, "admin")
+    token = csrf(client)
+    assert client.get("/rooms", params={"page": "²"}).status_code == 200
+    r = client.post("/rooms/manage", data={"csrf_token": token, "name": "Orchid", "capacity": "²", "opens_at": "08:00",
+                                           "closes_at": "18:00"})  # fmt: skip
+    assert r.status_code == 400
+    r = client.post("/account/tokens", data={"csrf_token": token, "name": "t", "days": "²"})
+    assert r.status_code == 400

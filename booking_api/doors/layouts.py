@@ -187,7 +187,7 @@ def form_minutes(form, name: str, low: int) -> int | None:
     raw = str(form.get(name, "")).strip()
     if raw == "":
         return None
-    if not raw.isdigit() or not low <= int(raw) <= 240:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= 240:
         raise Invalid(_("%(field)s must be a whole number from %(low)s to 240.", field=name, low=low), {"field": name})
     return int(raw)
 

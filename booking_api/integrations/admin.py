@@ -267,7 +267,7 @@ def form_to_import(form) -> dict:
     data = {k: str(form.get(k, "")).strip() for k in ("name", "kind", "url", "auth_header", "list_path",
                                                        "query", "updated_column")}  # fmt: skip
     raw = str(form.get("every_minutes", "") or "0").strip()
-    data["every_minutes"] = int(raw) if raw.isdigit() else raw
+    data["every_minutes"] = int(raw) if raw.isascii() and raw.isdigit() else raw
     data["mapping"] = {
         f: str(form.get(f"map_{f}", "")).strip() for f in FIELDS if str(form.get(f"map_{f}", "")).strip()
     }

@@ -87,7 +87,7 @@ async def find_person(s, person: str | int) -> User | None:
     user = await s.scalar(select(User).where(User.employee_no == text))
     if user is None and "@" in text:
         user = await s.scalar(select(User).where(func.lower(User.email) == text.lower()))
-    if user is None and text.isdigit() and len(text) < 10:
+    if user is None and text.isascii() and text.isdigit() and len(text) < 10:
         user = await s.get(User, int(text))
     return user
 

@@ -258,7 +258,7 @@ async def grid_page(request: Request) -> Response:
     tz = ZoneInfo(request.app.state.settings.timezone)
     day, filters = parse_day(request.query_params.get("date"), tz), filters_of(request.query_params)
     page = request.query_params.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = int(page) if page.isascii() and page.isdigit() and int(page) > 0 else 1
     now = clock.now()
     async with request.app.state.db.session() as s:
         rooms, by_room = await day_of(s, day, tz, filters)

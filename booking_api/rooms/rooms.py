@@ -249,13 +249,13 @@ def form_to_room(form) -> dict:
     }
     for k in ("capacity", "buffer_minutes", "max_minutes", "window_days", "notice_minutes"):
         raw = str(form.get(k, "") or "0").strip()
-        data[k] = int(raw) if raw.isdigit() else raw
+        data[k] = int(raw) if raw.isascii() and raw.isdigit() else raw
     data["equipment"] = [e for e in str(form.get("equipment", "")).replace("，", ",").split(",")]
     data["needs_approval"] = form.get("needs_approval") is not None
     data["private_default"] = form.get("private_default") is not None
     data["approval"] = str(form.get("approval", "") or "internal")
     data["undecided"] = str(form.get("undecided", "") or "reject")
-    data["owner_ids"] = [int(v) for v in form.getlist("owner_ids") if str(v).isdigit()]
+    data["owner_ids"] = [int(v) for v in form.getlist("owner_ids") if str(v).isascii() and str(v).isdigit()]
     return data
 
 

@@ -65,7 +65,7 @@ def token_days(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_TOKEN_DAYS:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_TOKEN_DAYS:
         raise Invalid(_("A token lasts 1 to %(days)s days, or leave it empty.", days=MAX_TOKEN_DAYS), {"field": "days"})
     return int(value)
 
