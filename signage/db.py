@@ -251,8 +251,8 @@ class ReadSession:
         models = [d.get("expr") if isinstance(d.get("expr"), type) else None for d in _described(statement)]
         if not any(models):
             return Found(rows)
-        if not all(models):  # a column beside a model, or an aliased model
-            raise NotImplementedError("ReadSession.execute reads models alone or columns alone: use the session")
+        if not all(models):  # a column beside a model, or an aliased model: refused, never half read
+            raise TypeError("ReadSession.execute reads models alone or columns alone: use the session")
         return Found(tuple(_detached(m, row) for m in models) for row in rows)
 
     async def scalars(self, statement, params: Mapping | None = None) -> Found:

@@ -450,7 +450,7 @@ def test_the_edit_form_shows_what_a_change_would_cost(client):
     dearer = {**HOURLY, "rules": [{**HOURLY["rules"][0], "unit_price": 99900}]}
     client.put(f"/api/v1/rooms/{room['id']}/rate-card", json=dearer, headers=admin)  # not this booking's version
     page = client.get(f"/bookings/{made['id']}").text
-    assert 'id="edit-price"' in page and "edit-price.js" in page
+    assert 'id="edit-price"' in page and "price-line.js" in page
     day = at(0, days=3).strftime("%Y-%m-%d")
     longer = {"start": f"{day}T10:00", "end": f"{day}T13:00", "room_id": room["id"]}
     r = client.get(f"/bookings/{made['id']}/price", params=longer)

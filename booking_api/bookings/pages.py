@@ -145,7 +145,7 @@ async def cancel_form(request: Request) -> Response:
 
 async def edit_price(request: Request) -> Response:
     """What the edit form's room and times would cost, against what the booking costs now, as a
-    line of text for `edit-price.js`; empty unless the asker sees its price and a card prices it."""
+    line of text for `billing/static/price-line.js`; empty unless the asker sees its price and a card prices it."""
     tz = ZoneInfo(request.app.state.settings.timezone)
     q = request.query_params
     async with request.app.state.db.reads() as s:

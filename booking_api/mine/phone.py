@@ -96,7 +96,7 @@ async def book(request: Request) -> Response:
 
 async def book_price(request: Request) -> Response:
     """The price of what the form says now (a room with a rate card), as a line of text for
-    `m-book.js`; empty while the form is not complete or the room charges nothing."""
+    `billing/static/price-line.js`; empty while the form is not complete or the room charges nothing."""
     from booking_api.billing.api import describe, price, tags_of
 
     q = request.query_params
