@@ -237,6 +237,7 @@ class IndexedRouter(Router):
 def all_routes() -> list:
     import booking_api.routes
     import media.api
+    import signage.directory.api
     import media.library
     import media.serving
     import player.plays
@@ -256,6 +257,7 @@ def all_routes() -> list:
         *openapi.routes,
         *audit.routes,
         *people.routes,
+        *signage.directory.api.routes,
         *notify_admin.routes,
         *webhook_subscriptions.routes,
         *webhooks_admin.routes,

@@ -71,6 +71,7 @@ def all_models() -> None:
     import media.models  # noqa: F401
     import player.models  # noqa: F401
     import playlists.models  # noqa: F401
+    import signage.directory.models  # noqa: F401
     import signage.eventlog.models  # noqa: F401
     import signage.models  # noqa: F401
     import signage.notify.models  # noqa: F401

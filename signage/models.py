@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signage.db import Base, UTCDateTime, utcnow
+from signage.directory.search import search_text
 
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("directory_source", "directory_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -31,6 +33,18 @@ class User(Base):
     # who books, for a rate card's rules (booking_api/billing): "internal", "tenant", "member" …
     billing_tag: Mapped[str] = mapped_column(String(60), default="", server_default="")
     reminder_minutes: Mapped[int | None] = mapped_column(default=None)  # None: SIGNAGE_REMINDER_MINUTES
+    # the organisation (signage/directory): the job title, the source that keeps this person
+    # ("" : nobody, made here) and the person's id there; name, pinyin and initials to search
+    title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    directory_source: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    directory_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    search: Mapped[str] = mapped_column(String(600), default="", server_default="")
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _user_search(mapper, connection, user: User) -> None:
+    user.search = search_text(user.name, user.email, user.employee_no)
 
 
 class ApiToken(Base):

@@ -85,6 +85,8 @@ def _operation(op: Operation, components: dict) -> dict:
         props = {
             name: {"type": "array", "items": {"type": "string", "format": "binary"}, "description": d}
             if name == "files"
+            else {"type": "string", "format": "binary", "description": d}
+            if name == "file"
             else {"type": "string", "description": d}
             for name, d in op.form.items()
         }
