@@ -74,6 +74,7 @@ RULES = [
     "POST /api/v1/bookings/quote",  # the meeting's times, as a booking's
     "GET /api/v1/billing/charges",  # a month that exists
     "POST /api/v1/bookings/{id}/charges",  # a booking with a price to change
+    "POST /api/v1/directory/csv",  # a file that is CSV or XLSX with the template's header
     "GET /api/v1/stats/ghosts",  # days that exist, from before to
     "POST /api/v1/stats/ghosts/{id}/notify",  # a series with an organizer
     "POST /api/v1/stats/ghosts/{id}/end",  # a series with meetings still to come

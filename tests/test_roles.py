@@ -311,6 +311,12 @@ POST   /api/v1/bookings/{id}/charges             room-admins
 GET    /api/v1/billing/charges                   room-admins
 GET    /billing                                  room-admins
 GET    /billing/statement                        room-admins
+# the organisation: everyone looks people up (to invite them); admins upload it
+GET    /api/v1/people                            users
+GET    /api/v1/departments                       users
+POST   /api/v1/directory/csv                     admins
+GET    /api/v1/directory/template.csv            admins
+GET    /api/v1/directory/template.xlsx           admins
 # the service desk: service staff (and admins)
 GET    /desk                                     desk
 GET    /desk/tasks/{id}/speech                   desk

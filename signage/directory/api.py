@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signage import audit, openapi
-from signage.api import PAGING, Keyset, int_param, param, refuse_unknown
+from signage.api import ID_PARAM, PAGING, Keyset, int_param, param, refuse_unknown
 from signage.auth import SIGNED_IN, recent_users, route
 from signage.directory import sync
 from signage.directory.models import Department, Membership
@@ -39,6 +39,16 @@ MAX_FILE = 20 * 1024 * 1024
 PEOPLE = Keyset("people", User.id)
 DEPARTMENTS = Keyset("departments", Department.id)
 YES = {"1", "true", "yes"}
+
+
+MAX_Q = 100
+
+
+def q_of(request: Request) -> str:
+    q = request.query_params.get("q", "")
+    if len(q) > MAX_Q:
+        raise Invalid(_("q has at most %(n)s characters.", n=MAX_Q), {"field": "q"})
+    return q
 
 
 def flag(request: Request, name: str) -> bool:
@@ -94,13 +104,14 @@ def person_json(u, department_ids: list[int], admin: bool) -> dict:
 
 async def find_people(s, request: Request, params, admin: bool) -> tuple[list, dict]:
     query = select(User)
-    if not (admin and flag(request, "include_inactive")):
+    subtree, inactive = flag(request, "subtree"), flag(request, "include_inactive")
+    if not (admin and inactive):
         query = query.where(User.is_active.is_(True))
-    if (cond := matches(User.search, params.get("q", ""))) is not None:
+    if (cond := matches(User.search, q_of(request))) is not None:
         query = query.where(cond)
     dept_id = int_param(request, "department_id")
     if dept_id is not None:
-        ids = below(await tree(s), dept_id) if flag(request, "subtree") else {dept_id}
+        ids = below(await tree(s), dept_id) if subtree else {dept_id}
         query = query.where(User.id.in_(select(Membership.user_id).where(Membership.department_id.in_(ids))))
     people, headers = PEOPLE.page(request, (await s.scalars(PEOPLE.query(request, query))).all())
     member_of: dict[int, list[int]] = {}
@@ -128,7 +139,7 @@ async def api_departments(request: Request) -> Response:
     query = select(Department)
     if not flag(request, "include_inactive"):
         query = query.where(Department.is_active.is_(True))
-    if (cond := matches(Department.search, request.query_params.get("q", ""))) is not None:
+    if (cond := matches(Department.search, q_of(request))) is not None:
         query = query.where(cond)
     async with request.app.state.db.reads() as s:
         found, headers = DEPARTMENTS.page(request, (await s.scalars(DEPARTMENTS.query(request, query))).all())
@@ -224,10 +235,11 @@ async def template_csv(request: Request) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="people.csv"'})  # fmt: skip
 
 
-Q = param("words that a name (Chinese, pinyin or its initials), an email or an employee number holds")
+Q = param("words that a name (Chinese, pinyin or its initials), an email or an employee number holds",
+          type="string", maxLength=MAX_Q)
 INACTIVE = param("true: deactivated ones too (admins)", type="boolean")
 openapi.add("get", "/api/v1/people", "People of the organisation, found as one types", tag="directory",
-            query={"q": Q, "department_id": param("in this department", type="integer", minimum=0),
+            query={"q": Q, "department_id": param("in this department", **ID_PARAM),
                    "subtree": param("true: and in the departments under it", type="boolean"),
                    "include_inactive": INACTIVE, **PAGING}, errors=(400, 401))  # fmt: skip
 openapi.add("get", "/api/v1/departments", "Departments, as a tree (each names its parent and path)",
