@@ -2,7 +2,7 @@
 
 from booking_api.billing import api as billing
 from booking_api.billing import report as billing_report
-from booking_api.bookings import approvals, bookings, pages
+from booking_api.bookings import approvals, bookings, leavers, pages
 from booking_api.desk import board, callin, care, tasks
 from booking_api.desk import doors as desk_doors
 from booking_api.doors import checkin, doors, layouts, live, sensors
@@ -24,6 +24,7 @@ routes = [
     *bookings.routes,
     *availability.routes,
     *approvals.routes,
+    *leavers.routes,
     *floorplans.routes,
     *my_bookings.routes,
     *pages.routes,

@@ -237,6 +237,7 @@ class IndexedRouter(Router):
 def all_routes() -> list:
     import booking_api.routes
     import media.api
+    import signage.directory.admin
     import signage.directory.api
     import media.library
     import media.serving
@@ -258,6 +259,7 @@ def all_routes() -> list:
         *audit.routes,
         *people.routes,
         *signage.directory.api.routes,
+        *signage.directory.admin.routes,
         *notify_admin.routes,
         *webhook_subscriptions.routes,
         *webhooks_admin.routes,
@@ -317,6 +319,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         from booking_api.doors.roomstate import RoomTimer
         from booking_api.integrations import access
         from booking_api.integrations.importing import Imports
+        from signage.directory.runner import Schedule
         from media.jobs import Worker
         from player.seen import ScreenReports
         from signage import clock
@@ -338,6 +341,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.approval_deadlines.start()
         app.state.imports = Imports(app)
         await app.state.imports.start()
+        app.state.directory = Schedule(app)
+        await app.state.directory.start()
         app.state.webhooks = webhook_deliveries.Sender(app.state.db, settings)
         app.state.dispatcher.follow("webhooks", webhook_deliveries.consumer(app.state.webhooks.wake))
         app.state.dispatcher.follow("doors", access.consumer(app), types=access.FOLLOWS)
@@ -362,6 +367,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ("webhooks", state.webhooks.stop),
                 ("approval deadlines", state.approval_deadlines.stop),
                 ("imports", state.imports.stop),
+                ("directory", state.directory.stop),
                 ("room timer", state.room_timer.stop),
                 ("media worker", state.media_worker.stop),
                 ("decoder", state.decoder.close),

@@ -317,6 +317,18 @@ GET    /api/v1/departments                       users
 POST   /api/v1/directory/csv                     admins
 GET    /api/v1/directory/template.csv            admins
 GET    /api/v1/directory/template.xlsx           admins
+GET    /admin/directory                          admins
+GET    /admin/directory/people/{id}              admins
+POST   /admin/directory/people/{id}              admins
+POST   /admin/directory/departments              admins
+GET    /admin/directory/departments/{id}         admins
+POST   /admin/directory/departments/{id}         admins
+GET    /admin/directory/sources                  admins
+POST   /admin/directory/upload                   admins
+POST   /admin/directory/sources/{name}           admins
+POST   /admin/directory/sources/{name}/{action}  admins
+GET    /admin/directory/leavers                  admins
+POST   /admin/directory/leavers/{id}             admins
 # the service desk: service staff (and admins)
 GET    /desk                                     desk
 GET    /desk/tasks/{id}/speech                   desk

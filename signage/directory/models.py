@@ -58,6 +58,7 @@ class Source(Base):
     config: Mapped[str] = mapped_column(Text, default="{}")
     every_minutes: Mapped[int] = mapped_column(default=0)
     signin: Mapped[bool] = mapped_column(default=False)
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)  # claimed by moving it on
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(254), default="")
 

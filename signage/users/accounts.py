@@ -14,6 +14,7 @@ from signage.i18n import LOCALES, ngettext
 from signage.i18n import gettext as _
 from signage.models import User
 from signage.responses import JSONResponse
+from signage.signin import passwords
 from signage.templating import render
 
 
@@ -27,9 +28,15 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+async def login_context(request: Request, **extra) -> dict:
+    """What the login page offers, as the site enables it."""
+    return {"ldap": await passwords.ldap_on(request.app.state.db), **extra}
+
+
 async def login_page(request: Request) -> Response:
     csrf_token(request)
-    return render(request, "users/login.html", {"next": safe_next(request.query_params.get("next")), "email": ""})
+    ctx = await login_context(request, next=safe_next(request.query_params.get("next")), email="")
+    return render(request, "users/login.html", ctx)
 
 
 async def login(request: Request) -> Response:
@@ -48,13 +55,19 @@ async def login(request: Request) -> Response:
             "Too many failed sign-ins. Try again in %(num)d minutes.",
             minutes,
         )
-        ctx = {"next": next_url, "email": email, "error": error}
+        ctx = await login_context(request, next=next_url, email=email, error=error)
         response = render(request, "users/login.html", ctx, status_code=429)
         response.headers["Retry-After"] = str(seconds)
         return response
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    if user is not None and user.directory_source == "ldap":
+        user = await passwords.ldap_user(request.app.state.db, email, password)  # the directory's password only
+    elif user is None or not user.password_hash:
+        user = await passwords.ldap_user(request.app.state.db, email, password)
+    elif not verify_password(user.password_hash, password):
+        user = None
+    if user is None or not user.is_active:
         await audit.record(request, "auth.login", email[:200], result="failure", reason=throttle.BAD_PASSWORD)
-        ctx = {"next": next_url, "email": email, "error": _("The email or password is wrong.")}
+        ctx = await login_context(request, next=next_url, email=email, error=_("The email or password is wrong."))
         return render(request, "users/login.html", ctx, status_code=400)
     await sessions.start(request, user)
     await audit.record(request, "auth.login", f"user:{user.id}", user=user)

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column('config', sa.Text(), nullable=False),
         sa.Column('every_minutes', sa.Integer(), nullable=False),
         sa.Column('signin', sa.Boolean(), nullable=False),
+        sa.Column('next_run_at', signage.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column('updated_at', signage.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('updated_by', sa.String(length=254), nullable=False),
         sa.PrimaryKeyConstraint('name', name=op.f('pk_directory_sources')),

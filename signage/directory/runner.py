@@ -1,0 +1,116 @@
+"""Running a source: its settings read, its snapshot taken, the sync recorded; on demand
+(the admin page) and on a schedule, in every process: a run is claimed by moving the
+source's `next_run_at` on (one UPDATE, so two processes never take the same run)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+
+import httpx
+from sqlalchemy import select, update
+
+from signage import clock
+from signage.db import utcnow
+from signage.directory import sync
+from signage.directory.models import Source
+from signage.directory.sources import SOURCES
+from signage.notify.channels.base import Conf
+
+log = logging.getLogger("signage.directory")
+CHECK_SECONDS = 60.0
+
+
+def conf_of(row: Source | None, name: str) -> Conf:
+    module = SOURCES[name]
+    values = json.loads(row.config) if row is not None and row.config else {}
+    return Conf((row.base_url if row is not None else "") or module.base_url, values)
+
+
+async def load(db, name: str) -> tuple[Source | None, Conf]:
+    async with db.session() as s:
+        row = await s.get(Source, name)
+    return row, conf_of(row, name)
+
+
+def forget_users(app) -> None:
+    """Who was deactivated is signed out now, not in a few seconds (signage.auth.recent_users)."""
+    cache = getattr(app.state, "recent_users", None)
+    if cache is not None:
+        cache.clear()
+
+
+async def run_source(app, name: str, dry_run: bool = False, by: str = "") -> tuple[sync.Plan | None, int, str]:
+    """(plan, run id, error): a source that cannot be read is a failed run saying why."""
+    started = utcnow()
+    _row, conf = await load(app.state.db, name)
+    module = SOURCES[name]
+    try:
+        async with httpx.AsyncClient(timeout=15.0) as http:
+            snapshot = await module.snapshot(http, conf)
+    except Exception as exc:  # the source is away or refuses: recorded, never raised
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        run_id = await sync.record_failure(app.state.db, name, message, dry_run, by, started)
+        return None, run_id, message
+    out, run_id = await sync.run(app.state.db, name, snapshot, dry_run=dry_run, by=by)
+    if out.deactivate and not dry_run:
+        forget_users(app)
+    return out, run_id, ""
+
+
+class Schedule:
+    """Runs each enabled source every `every_minutes` (0: on demand only)."""
+
+    def __init__(self, app) -> None:
+        self.app, self.task, self.every = app, None, CHECK_SECONDS
+        self.woken: asyncio.Event | None = None
+
+    async def start(self) -> None:
+        self.woken = asyncio.Event()
+        self.task = asyncio.create_task(self.loop(), name="signage-directory")
+
+    def wake(self) -> None:
+        if self.woken is not None:
+            self.woken.set()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def loop(self) -> None:
+        while True:
+            try:
+                await self.due()
+            except Exception:  # the database is away: next time
+                log.warning("directory: a round failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), self.every)
+            self.woken.clear()
+
+    async def due(self) -> None:
+        db, now = self.app.state.db, clock.now()
+        async with db.session() as s:
+            found = (
+                await s.execute(
+                    select(Source.name, Source.every_minutes, Source.next_run_at).where(
+                        Source.enabled.is_(True), Source.every_minutes > 0
+                    )
+                )
+            ).all()
+        for name, every, next_at in found:
+            if name not in SOURCES or (next_at is not None and next_at > now):
+                continue
+            async with db.begin() as s:
+                claimed = await s.execute(
+                    update(Source)
+                    .where(Source.name == name, Source.next_run_at.is_(None) if next_at is None
+                           else Source.next_run_at == next_at)
+                    .values(next_run_at=now + dt.timedelta(minutes=every))
+                )  # fmt: skip
+            if claimed.rowcount == 1:
+                await run_source(self.app, name, by="schedule")
