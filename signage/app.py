@@ -283,7 +283,11 @@ def all_routes() -> list:
         *player.screens.routes,
         *player.routes.routes,
         *booking_api.routes.routes,
-        *(Mount(f"/static/{package}", StaticFiles(directory=folder)) for package, folder in asset_dirs("static")),
+        # the deepest package first: /static/signage/directory/… is signage/directory's, not signage's
+        *(
+            Mount(f"/static/{package}", StaticFiles(directory=folder))
+            for package, folder in sorted(asset_dirs("static"), key=lambda found: -found[0].count("/"))
+        ),
     ]
 
 

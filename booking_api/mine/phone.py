@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from booking_api.bookings import approvals
 from booking_api.bookings.bookings import BookingIn, create_booking, get_booking
-from booking_api.bookings.pages import from_local_input
+from booking_api.bookings.pages import attendee_lines, from_local_input
 from booking_api.doors import checkin
 from booking_api.doors.roomstate import load_status
 from booking_api.mine import ical, replies
@@ -84,6 +84,7 @@ async def book(request: Request) -> Response:
                 "title": str(form.get("title", "")).strip(),
                 "start": start.isoformat(),
                 "end": (start + dt.timedelta(minutes=minutes)).isoformat(),
+                "attendees": attendee_lines(str(form.get("attendees", ""))),
             },
         )
         _status, answer = await create_booking(request, body)
