@@ -238,6 +238,7 @@ def all_routes() -> list:
     import booking_api.routes
     import media.api
     import signage.directory.admin
+    import signage.signin.inapp
     import signage.directory.api
     import media.library
     import media.serving
@@ -260,6 +261,7 @@ def all_routes() -> list:
         *people.routes,
         *signage.directory.api.routes,
         *signage.directory.admin.routes,
+        *signage.signin.inapp.routes,
         *notify_admin.routes,
         *webhook_subscriptions.routes,
         *webhooks_admin.routes,

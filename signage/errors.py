@@ -99,12 +99,24 @@ def wants_json(request: Request) -> bool:
     return "/api/" in path or path.startswith("/healthz") or path.startswith("/events")
 
 
+def signin_path(request: Request) -> str:
+    """Where a signed-out browser goes: a phone page opened inside DingTalk or WeCom signs in
+    through the app (signage/signin/inapp.py, which sends on to /login when that is off)."""
+    if request.url.path.startswith("/m/") or request.url.path == "/m":
+        agent = request.headers.get("user-agent", "").lower()
+        if "dingtalk" in agent:
+            return "/signin/dingtalk"
+        if "wxwork" in agent:
+            return "/signin/wecom"
+    return "/login"
+
+
 def render_error(request: Request, status: int, code: str, message: str, detail: Any = None) -> Response:
     if wants_json(request):
         body = {"error": code, "message": message, "detail": detail}
         return JSONResponse(body, status_code=status)
     if status == 401:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return RedirectResponse(f"{signin_path(request)}?next={request.url.path}", status_code=303)
     from signage.templating import render
 
     return render(

@@ -63,6 +63,10 @@ GET    /player/qr.svg                            anyone
 POST   /player/api/pair                          anyone
 GET    /ical/{secret}                            anyone
 GET    /invitations/answer/{token}               anyone
+GET    /signin/dingtalk                          anyone
+POST   /signin/dingtalk                          anyone
+GET    /signin/wecom                             anyone
+GET    /signin/wecom/callback                    anyone
 POST   /invitations/answer/{token}               anyone
 POST   /api/v1/rooms/{id}/sensor                 anyone
 POST   /api/v1/rooms/{id}/access-events          anyone

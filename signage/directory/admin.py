@@ -239,7 +239,8 @@ async def sources_page(request: Request, status_code: int = 200, **extra) -> Res
     for name, module in SOURCES.items():
         row = rows.get(name)
         conf = runner.conf_of(row, name)
-        sources.append({"name": name, "label": _(module.label), "row": row, "conf": conf, "fields": module.fields})
+        sources.append({"name": name, "label": _(module.label), "row": row, "conf": conf, "fields": module.fields,
+                        "default_url": module.base_url or "ldap://ldap.example.com:389"})  # fmt: skip
     ctx = {"sources": sources, "runs": runs, "loads": json.loads, **extra}
     return render(request, "directory/sources.html", ctx, status_code=status_code)
 

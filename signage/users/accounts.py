@@ -30,7 +30,10 @@ def safe_next(target: str | None) -> str:
 
 async def login_context(request: Request, **extra) -> dict:
     """What the login page offers, as the site enables it."""
-    return {"ldap": await passwords.ldap_on(request.app.state.db), **extra}
+    from signage.signin import inapp
+
+    db = request.app.state.db
+    return {"ldap": await passwords.ldap_on(db), "inapp": await inapp.choices(db), **extra}
 
 
 async def login_page(request: Request) -> Response:
