@@ -239,6 +239,7 @@ def all_routes() -> list:
     import media.api
     import signage.directory.admin
     import signage.signin.inapp
+    import signage.signin.oidc
     import signage.directory.api
     import media.library
     import media.serving
@@ -262,6 +263,7 @@ def all_routes() -> list:
         *signage.directory.api.routes,
         *signage.directory.admin.routes,
         *signage.signin.inapp.routes,
+        *signage.signin.oidc.routes,
         *notify_admin.routes,
         *webhook_subscriptions.routes,
         *webhooks_admin.routes,

@@ -67,6 +67,8 @@ GET    /signin/dingtalk                          anyone
 POST   /signin/dingtalk                          anyone
 GET    /signin/wecom                             anyone
 GET    /signin/wecom/callback                    anyone
+GET    /signin/oidc                              anyone
+GET    /signin/oidc/callback                     anyone
 POST   /invitations/answer/{token}               anyone
 POST   /api/v1/rooms/{id}/sensor                 anyone
 POST   /api/v1/rooms/{id}/access-events          anyone

@@ -236,11 +236,12 @@ async def sources_page(request: Request, status_code: int = 200, **extra) -> Res
         rows = {r.name: r for r in (await s.scalars(select(Source))).all()}
         runs = (await s.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(20))).all()
     sources = []
-    for name, module in SOURCES.items():
+    for name, module in configurable().items():
         row = rows.get(name)
         conf = runner.conf_of(row, name)
+        example = {"ldap": "ldap://ldap.example.com:389", "oidc": "https://id.example.com/realms/company"}
         sources.append({"name": name, "label": _(module.label), "row": row, "conf": conf, "fields": module.fields,
-                        "default_url": module.base_url or "ldap://ldap.example.com:389"})  # fmt: skip
+                        "default_url": module.base_url or example.get(name, ""), "syncs": name in SOURCES})  # fmt: skip
     ctx = {"sources": sources, "runs": runs, "loads": json.loads, **extra}
     return render(request, "directory/sources.html", ctx, status_code=status_code)
 
@@ -255,16 +256,23 @@ async def upload_file(request: Request) -> Response:
     return await sources_page(request, upload=result)
 
 
+def configurable() -> dict:
+    """The sources, and OpenID Connect (sign-in only), each configured on the sources page."""
+    from signage.signin import oidc
+
+    return {**SOURCES, oidc.name: oidc}
+
+
 def known_source(request: Request) -> str:
     name = request.path_params["name"]
-    if name not in SOURCES:
+    if name not in configurable():
         raise NotFound(_("No such source."))
     return name
 
 
 async def save_source(request: Request) -> Response:
     name = known_source(request)
-    module = SOURCES[name]
+    module = configurable()[name]
     form = await request.form()
     try:
         base_url = str(form.get("base_url", "")).strip()
@@ -301,7 +309,7 @@ async def save_source(request: Request) -> Response:
 async def source_action(request: Request) -> Response:
     name = known_source(request)
     action = request.path_params["action"]
-    if action not in ("test", "preview", "run"):
+    if action not in ("test", "preview", "run") or (action != "test" and name not in SOURCES):
         raise NotFound(_("No such action."))
     if action == "test":
         _row, conf = await runner.load(request.app.state.db, name)
@@ -309,7 +317,7 @@ async def source_action(request: Request) -> Response:
             import httpx
 
             async with httpx.AsyncClient(timeout=15.0) as http:
-                said = await SOURCES[name].check(http, conf)
+                said = await configurable()[name].check(http, conf)
             return await sources_page(request, tested={name: (True, said)})
         except Exception as exc:  # what the server said, shown
             return await sources_page(request, tested={name: (False, f"{type(exc).__name__}: {exc}"[:500])})

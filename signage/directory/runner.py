@@ -25,9 +25,10 @@ CHECK_SECONDS = 60.0
 
 
 def conf_of(row: Source | None, name: str) -> Conf:
-    module = SOURCES[name]
+    """A source's settings (also OpenID Connect's, kept in the same table)."""
+    default = SOURCES[name].base_url if name in SOURCES else ""
     values = json.loads(row.config) if row is not None and row.config else {}
-    return Conf((row.base_url if row is not None else "") or module.base_url, values)
+    return Conf((row.base_url if row is not None else "") or default, values)
 
 
 async def load(db, name: str) -> tuple[Source | None, Conf]:

@@ -30,10 +30,13 @@ def safe_next(target: str | None) -> str:
 
 async def login_context(request: Request, **extra) -> dict:
     """What the login page offers, as the site enables it."""
-    from signage.signin import inapp
+    from signage.signin import inapp, oidc
 
     db = request.app.state.db
-    return {"ldap": await passwords.ldap_on(db), "inapp": await inapp.choices(db), **extra}
+    ways = await inapp.choices(db)
+    if (company := await oidc.choice(db)) is not None:
+        ways.insert(0, company)
+    return {"ldap": await passwords.ldap_on(db), "inapp": ways, **extra}
 
 
 async def login_page(request: Request) -> Response:
