@@ -45,6 +45,7 @@ async def load(settings: Settings) -> str:
     await _content(settings, ids["editor"])
     await _rooms(settings, ids["room_admin"], ids["member"])
     await _meeting_files(settings, ids)
+    await _organisation(settings, ids)
     from booking_api.doors.layouts import demo_layouts
 
     await demo_layouts(settings, ids["editor"])
@@ -261,6 +262,41 @@ async def _rooms(settings: Settings, owner_id: int, member_id: int) -> None:
                     created_at=now,
                 )
             )
+    finally:
+        await db.close()
+
+
+DEMO_ORG = """employee_no,name,email,mobile,department_path,title
+E1001,张伟,zhangwei@example.com,13800000001,总部/研发部,研发总监
+E1002,王芳,wangfang@example.com,13800000002,总部/研发部/平台组,工程师
+E1003,李娜,lina@example.com,13800000003,总部/研发部/平台组;总部/工会,工程师
+E1004,刘洋,liuyang@example.com,,总部/研发部/移动组,工程师
+E1005,陈静,chenjing@example.com,,总部/市场部,市场经理
+E1006,杨磊,yanglei@example.com,,总部/市场部,
+E1007,赵敏,zhaomin@example.com,,总部/行政部,行政主管
+E1008,Li Lei,lilei@example.com,,总部/销售部/华东区,Sales
+E1009,Han Meimei,hanmeimei@example.com,,总部/销售部/华南区,Sales
+"""
+
+
+async def _organisation(settings: Settings, ids: dict) -> None:
+    """The organisation as if uploaded from a CSV file (the directory's sources page), and the
+    demo accounts placed in it; attendee pickers find 张伟 by "zw"."""
+    from signage.directory import sync
+    from signage.directory.models import Department, Membership
+    from signage.directory.sources import upload
+
+    db = Database(settings.db_url)
+    try:
+        await sync.run(db, "csv", upload.snapshot(DEMO_ORG.encode()), by="demo")
+        async with db.begin() as s:
+            found = await s.execute(select(Department.external_id, Department.id).where(Department.source == "csv"))
+            depts = dict(found.all())
+            places = {"editor": "总部/市场部", "room_admin": "总部/行政部", "service": "总部/行政部", "member": "总部/研发部"}
+            for role, path in places.items():
+                found = await s.get(Membership, (ids[role], depts[path]))
+                if found is None:
+                    s.add(Membership(user_id=ids[role], department_id=depts[path]))
     finally:
         await db.close()
 

@@ -383,7 +383,13 @@ def test_a_month_of_charges_by_organizer_and_room_with_csv_statements_and_overri
     by_room = client.get("/api/v1/billing/charges", params={"month": month, "group": "room"}, headers=admin).json()
     assert [(row["label"], row["amount"]) for row in by_room["rows"]] == [("Hall", 50000), ("Annex", 10000)]
     by_dept = client.get("/api/v1/billing/charges", params={"month": month, "group": "department"}, headers=admin).json()
-    assert len(by_dept["rows"]) == 1 and by_dept["total"] == 60000
+    assert [(row["label"], row["amount"]) for row in by_dept["rows"]] == [("No department", 60000)]
+    # the directory puts ann in 总部/研发部 (her account linked by email): the report follows
+    org = "employee_no,name,email,mobile,department_path,title\nE1,Ann,ann@example.com,,总部/研发部,\n"
+    uploaded = client.post("/api/v1/directory/csv", files={"file": ("org.csv", org.encode(), "text/csv")}, headers=admin)
+    assert uploaded.json()["changed"] == 1
+    by_dept = client.get("/api/v1/billing/charges", params={"month": month, "group": "department"}, headers=admin).json()
+    assert sorted((row["label"], row["amount"]) for row in by_dept["rows"]) == [("No department", 30000), ("总部/研发部", 30000)]
     got = client.get("/api/v1/billing/charges", params={"month": month, "group": "room", "format": "csv"}, headers=admin)
     assert got.content.startswith("\ufeff".encode()) and got.headers["content-type"].startswith("text/csv")
     lines = list(csv_module.reader(io.StringIO(got.content.decode("utf-8-sig"))))

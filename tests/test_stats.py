@@ -280,3 +280,33 @@ def test_the_page_for_room_admins(client):
     assert 'href="/stats"' in client.get("/stats").text
     login(client, "member")
     assert client.get("/stats").status_code == 403
+
+
+
+def test_by_the_organizers_department(client, backend):
+    """With the directory's departments (issue 19), a report by department has a row per
+    organizer's department, each measured against every room, and one for organizers with none."""
+    from conftest import add_user, run_sync
+
+    from signage.users.store import create_token
+
+    admin = api_token(client, "admin")
+    room = make_room(client, admin, name="Orchid", capacity=8, opens_at="08:00", closes_at="20:00")
+    org = ("employee_no,name,email,mobile,department_path,title\n"
+           "E1,Ann,ann@example.com,,总部/研发部,\nE2,Bob,bob@example.com,,总部/市场部,\n")  # fmt: skip
+    r = client.post("/api/v1/directory/csv", files={"file": ("o.csv", org.encode(), "text/csv")}, headers=admin)
+    assert r.json()["created"] == 2
+    add_user(client, "member", "cat@example.com")  # in no department
+    for day, (email, length) in enumerate((("ann@example.com", 2), ("bob@example.com", 1), ("cat@example.com", 3)), 2):
+        token = {"Authorization": f"Bearer {run_sync(create_token(client.app.state.settings, email))}"}
+        made = book(client, token, room["id"], at(9, 0, day), at(9 + length, 0, day), title=email)
+        assert made.status_code == 201, made.text
+    data = report(client, admin, "department").json()
+    assert data["message"] == ""
+    rows = {row["label"]: (row["booked_hours"], row["meetings"], row["bookable_hours"]) for row in data["rows"]}
+    assert rows == {
+        "总部/市场部": (1, 1, 12.0 * DAYS),
+        "总部/研发部": (2, 1, 12.0 * DAYS),
+        "No department": (3, 1, 12.0 * DAYS),
+    }
+    assert (data["total"]["booked_hours"], data["total"]["bookable_hours"]) == (6, 12.0 * DAYS)

@@ -8,7 +8,7 @@
 
 A booking counts in the month it starts (the site's zone) at its latest charge (what it costs
 now); bookings that cost nothing are left out. Admins see every room, room admins their own.
-Departments come with the directory (issue 19): until then a report by department is one row.
+By department: the organizer's department (signage/directory; the first by id when in several).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ async def load(request: Request, params) -> dict:
         found = (await s.execute(latest_charges(room_ids, start, end))).all()
         people = {u.id: u for u in (await s.scalars(select(User).where(User.id.in_({b.organizer_id for _c, b in found if b.organizer_id})))).all()}
         rooms = {r.id: r.name for r in (await s.execute(select(Room.id, Room.name))).all()}
+        homes = await home_departments(s, {b.organizer_id for _c, b in found if b.organizer_id}) if group == "department" else {}
     rows: dict = {}
     for charge, b in found:
         if group == "organizer":
@@ -92,7 +93,7 @@ async def load(request: Request, params) -> dict:
         elif group == "room":
             key, label = b.room_id, rooms.get(b.room_id, str(b.room_id))
         else:
-            key, label = None, _("No departments yet (they come with the directory)")
+            key, label = homes.get(b.organizer_id, (None, _("No department")))
         row = rows.setdefault((key, charge.currency), {"key": key, "label": label, "bookings": 0, "amount": 0,
                                                        "currency": charge.currency})  # fmt: skip
         row["bookings"] += 1
@@ -100,6 +101,22 @@ async def load(request: Request, params) -> dict:
     out = sorted(rows.values(), key=lambda r: (-r["amount"], str(r["label"])))
     return {"month": first.strftime("%Y-%m"), "group": group, "rows": out,
             "total": sum(r["amount"] for r in out), "bookings": sum(r["bookings"] for r in out)}  # fmt: skip
+
+
+async def home_departments(s, user_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """Each organizer's department (the first of theirs, by id, when in several) and its path."""
+    from signage.directory.api import path_of, tree
+    from signage.directory.models import Membership
+
+    if not user_ids:
+        return {}
+    first = await s.execute(
+        select(Membership.user_id, func.min(Membership.department_id))
+        .where(Membership.user_id.in_(user_ids))
+        .group_by(Membership.user_id)
+    )
+    depts = await tree(s)
+    return {user_id: (dept_id, path_of(depts, dept_id)) for user_id, dept_id in first.all()}
 
 
 def as_csv(data: dict) -> bytes:

@@ -85,8 +85,8 @@ def _keys(group: str, room: tuple, local_seconds, k=None) -> list:
         keys = [room[1], room[2]]
     elif group == "building":
         keys = [room[1]]
-    elif group == "department":
-        keys = [literal(0, Integer)]
+    elif group == "department":  # the organizer's (bookings); service calls have none: 0
+        keys = [room[3] if len(room) > 3 else literal(0, Integer)]
     elif group == "day":
         keys = [ifloor(local_seconds / 86400.0)]
     else:  # hour: the cell the row's hour `k` of the meeting falls in
@@ -96,7 +96,7 @@ def _keys(group: str, room: tuple, local_seconds, k=None) -> list:
     return [key.label(f"g{i}") for i, key in enumerate(keys)]
 
 
-def meetings_in(first: dt.datetime, last: dt.datetime, now: dt.datetime, table, room_ids):
+def meetings_in(first: dt.datetime, last: dt.datetime, now: dt.datetime, table, room_ids, by_department=False):
     """One row per booking of the range (confirmed, no-show or cancelled) with what the
     figures need, its times in seconds in the site's zone, each computed once (`OFFSET 0`
     keeps both databases from copying these expressions into every use)."""
@@ -150,6 +150,7 @@ def meetings_in(first: dt.datetime, last: dt.datetime, now: dt.datetime, table, 
             func.coalesce(epoch(b.released_at) + offset, literal(0.0)).label("r"),
             case((b.cancelled_at.is_not(None), epoch(b.start_at) - epoch(b.cancelled_at)), else_=None).label("lead"),
             (now.timestamp() + offset).label("now"),
+            (func.coalesce(organizer_department(b.organizer_id), literal(0)) if by_department else literal(0)).label("dept"),
         )
         .select_from(b)
         .join(Room, Room.id == b.room_id)
@@ -167,9 +168,16 @@ def meetings_in(first: dt.datetime, last: dt.datetime, now: dt.datetime, table, 
     return query.offset(0).subquery("meetings")
 
 
+def organizer_department(organizer_id):
+    """The organizer's department (the first by id when in several; signage/directory)."""
+    from signage.directory.models import Membership
+
+    return select(func.min(Membership.department_id)).where(Membership.user_id == organizer_id).scalar_subquery()
+
+
 def bookings_query(group: str, first: dt.datetime, last: dt.datetime, now: dt.datetime, table, room_ids):
     """One row per group with the sums of SUMS (seconds and counts)."""
-    meetings = meetings_in(first, last, now, table, room_ids)
+    meetings = meetings_in(first, last, now, table, room_ids, by_department=group == "department")
     m = meetings.c
     if group == "hour":
         hours = union_all(*(select(literal_column(str(i), Integer).label("k")) for i in range(24))).subquery("hours")
@@ -190,7 +198,7 @@ def bookings_query(group: str, first: dt.datetime, last: dt.datetime, now: dt.da
     once = case((first_cell, 1), else_=0)
     yes = m.counted == 1
     inner = select(
-        *_keys(group, (m.room_id, m.building, m.floor), m.s, k),
+        *_keys(group, (m.room_id, m.building, m.floor, m.dept), m.s, k),
         case((yes, within(m.s, m.p)), else_=0.0).label("booked_s"),
         case((m.used == 1, within(m.s, least(m.e, m.now))), else_=0.0).label("used_s"),
         case((m.no_show == 1, within(m.s, m.p)), else_=0.0).label("no_show_s"),
@@ -263,8 +271,8 @@ def _groups(group: str, rooms, start: dt.date, end: dt.date) -> dict:
             label = " / ".join(part or "—" for part in key)
             old = out.get(key, (label, label, 0, 0, {}))
             out[key] = (label, label, old[2] + 1, old[3] + _open_minutes(r) * len(days), {})
-    elif group == "department":
-        out[(0,)] = ("", _("No department set"), len(rooms), daily * len(days), {})
+    elif group == "department":  # filled in by `department_groups`
+        pass
     elif group == "day":
         epoch_day = dt.date(1970, 1, 1)
         for d in days:
@@ -323,6 +331,21 @@ def figures(key: str, label: str, rooms: int, bookable_min: float, sums: dict, c
 EMPTY = dict.fromkeys(SUMS, 0)
 
 
+async def department_groups(s, rooms, start: dt.date, end: dt.date, seen: set) -> tuple[dict, str]:
+    """By the organizer's department: a row for each department with meetings in the range
+    (by its path), then one for meetings whose organizer has none; each measured against
+    every room's open hours."""
+    from signage.directory.api import path_of, tree
+
+    depts = await tree(s)
+    minutes = sum(_open_minutes(r) for r in rooms) * ((end - start).days + 1)
+    named = sorted((key for key in seen if key[0]), key=lambda key: path_of(depts, key[0]))
+    out = {key: (str(key[0]), path_of(depts, key[0]) or str(key[0]), len(rooms), minutes, {}) for key in named}
+    out[(0,)] = ("", _("No department"), len(rooms), minutes, {})
+    message = "" if depts else _("No departments yet: add them on the Organisation page or sync the directory.")
+    return out, message
+
+
 def _number(name: str, value):
     """A sum as Python reads it (PostgreSQL gives Decimal for some)."""
     return float(value or 0) if name.endswith("_s") or name == "fill" else int(value or 0)
@@ -347,7 +370,11 @@ async def report(
         for row in (await s.execute(calls_query(group, first, last, table, room_ids))).all()
     }
     rows, total, total_calls, bookable = [], dict(EMPTY), {"calls": 0, "answered": 0, "wait": 0}, 0
-    for key, (name, label, count, minutes, extra) in _groups(group, rooms, start, end).items():
+    groups = _groups(group, rooms, start, end)
+    message = ""
+    if group == "department":
+        groups, message = await department_groups(s, rooms, start, end, {*booked, *calls})
+    for key, (name, label, count, minutes, extra) in groups.items():
         sums, called = booked.get(key, EMPTY), calls.get(key, {})
         rows.append(figures(name, label, count, minutes, sums, called, extra))
         bookable += minutes
@@ -355,8 +382,9 @@ async def report(
             total[k] += sums[k]
         for k in total_calls:
             total_calls[k] += called.get(k, 0)
+    if group == "department":  # each row is measured against every room: the whole counted once
+        bookable = sum(_open_minutes(r) for r in rooms) * ((end - start).days + 1)
     summary = figures("", _("All"), len(rooms), bookable, total, total_calls, {})
-    message = _("No departments are set yet: the directory does not give them.") if group == "department" else ""
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
