@@ -194,3 +194,15 @@ def test_many_people_page_by_id(client, n):
     url = first.headers["link"].split(">")[0].lstrip("<")
     rest = client.get(url, headers=admin).json()["items"]
     assert len(rest) == n - 1000
+
+
+def test_an_it_admin_is_never_deactivated_by_a_sync(client):
+    from conftest import add_user
+
+    add_user(client, "admin", "boss@example.com")
+    admin = api_token(client, "admin")
+    with_boss = FIRST + "E9,Boss,boss@example.com,,总部,\n"
+    assert send(client, admin, with_boss).json()["changed"] == 1  # the admin's account is linked
+    out = send(client, admin, FIRST).json()
+    assert out["deactivated"] == 0 and out["errors"] == 1 and "IT admin" in out["error_list"][0]["message"]
+    assert rows(client, select(User.is_active).where(User.email == "boss@example.com")) == [True]

@@ -11,7 +11,7 @@ Against what this source linked before:
   made after 2022 get no mobile or email);
 - one it linked before and no longer gives is deactivated, never deleted: their bookings
   and statistics stay, they cannot sign in, and their future bookings are listed for an
-  admin (`leavers_bookings`);
+  admin (booking_api/bookings/leavers.py); an IT admin is left active (an error says so);
 - a person's departments from this source become the ones it gives (departments made by
   hand or by another source are left alone).
 
@@ -168,7 +168,7 @@ async def plan(s, source: str, snapshot: Snapshot) -> Plan:
         await s.execute(
             select(
                 User.id, User.name, User.email, User.mobile, User.employee_no, User.title, User.dingtalk_id,
-                User.wecom_id, User.is_active, User.directory_source, User.directory_id,
+                User.wecom_id, User.is_active, User.directory_source, User.directory_id, User.role,
             )
         )
     ).all()
@@ -246,7 +246,13 @@ async def plan(s, source: str, snapshot: Snapshot) -> Plan:
             out.leaves += [(user.id, d) for d in leaves]
         if fields:
             out.change.append((user.id, p, fields))
-    out.deactivate = [u.id for u in linked.values() if u.directory_id not in given and u.is_active]
+    for u in linked.values():
+        if u.directory_id in given or not u.is_active:
+            continue
+        if u.role == "admin":  # a site never loses its admins to a directory
+            out.errors.append({"id": u.directory_id, "message": f"{u.name}: an IT admin, left active (not given)"})
+            continue
+        out.deactivate.append(u.id)
     return out
 
 

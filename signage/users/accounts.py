@@ -65,11 +65,11 @@ async def login(request: Request) -> Response:
         response = render(request, "users/login.html", ctx, status_code=429)
         response.headers["Retry-After"] = str(seconds)
         return response
-    if user is not None and user.directory_source == "ldap":
-        user = await passwords.ldap_user(request.app.state.db, email, password)  # the directory's password only
-    elif user is None or not user.password_hash:
-        user = await passwords.ldap_user(request.app.state.db, email, password)
-    elif not verify_password(user.password_hash, password):
+    if user is not None and user.password_hash and verify_password(user.password_hash, password):
+        pass  # a local password (admins, accounts made here) works as before
+    elif user is None or not user.password_hash or user.directory_source == "ldap":
+        user = await passwords.ldap_user(request.app.state.db, email, password)  # the directory's password
+    else:
         user = None
     if user is None or not user.is_active:
         await audit.record(request, "auth.login", email[:200], result="failure", reason=throttle.BAD_PASSWORD)
