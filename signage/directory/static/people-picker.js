@@ -10,6 +10,7 @@
   const say = (en, cn) => (zh ? cn : en);
   const STYLE = `
 .pp { position: relative; display: block; }
+.pp .pp-search { width: 100%; box-sizing: border-box; }
 .pp-list { position: absolute; z-index: 50; left: 0; right: 0; top: 100%; margin: 2px 0 0; padding: 0; list-style: none;
   background: #fff; border: 1px solid #d0d5dd; border-radius: 6px; box-shadow: 0 4px 12px rgba(16,24,40,.12); max-height: 18rem; overflow-y: auto; }
 .pp-list li { padding: .45rem .6rem; cursor: pointer; display: flex; gap: .5rem; align-items: baseline; }
