@@ -237,10 +237,6 @@ class IndexedRouter(Router):
 def all_routes() -> list:
     import booking_api.routes
     import media.api
-    import signage.directory.admin
-    import signage.signin.inapp
-    import signage.signin.oidc
-    import signage.directory.api
     import media.library
     import media.serving
     import player.plays
@@ -251,6 +247,10 @@ def all_routes() -> list:
     import playlists.layouts
     import playlists.playlists
     import playlists.schedules
+    import signage.directory.admin
+    import signage.directory.api
+    import signage.signin.inapp
+    import signage.signin.oidc
     import widgets.preview
 
     return [
@@ -327,10 +327,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         from booking_api.doors.roomstate import RoomTimer
         from booking_api.integrations import access
         from booking_api.integrations.importing import Imports
-        from signage.directory.runner import Schedule
         from media.jobs import Worker
         from player.seen import ScreenReports
         from signage import clock
+        from signage.directory.runner import Schedule
 
         clock.reset()  # a shifted clock (SIGNAGE_TEST_CLOCK) never outlives its app
         from media.decoder import Decoder

@@ -161,7 +161,7 @@ class Contacts:
                     if not isinstance(size, int) or not 1 <= size <= 100 or not isinstance(cursor, int):
                         return self.answer({"errcode": 400002, "errmsg": "无效的参数"})
                     members = [u for u in fake.dingtalk_users if body.get("dept_id") in u["dept_id_list"]]
-                    page = members[cursor:cursor + size]
+                    page = members[cursor : cursor + size]
                     more = cursor + size < len(members)
                     result = {"has_more": more, "list": page}
                     if more:

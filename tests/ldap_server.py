@@ -109,7 +109,7 @@ class LdapServer:
                 break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"slapd did not start: {self.process.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError(f"slapd did not start: {self.process.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.05)
         self.add(ORG)
         return self

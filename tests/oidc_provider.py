@@ -96,7 +96,10 @@ class Provider:
 
             def do_POST(self):
                 url = urlsplit(self.path)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()).items()}
+                form = {
+                    k: v[0]
+                    for k, v in parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()).items()
+                }
                 if url.path == "/authorize":
                     found = idp.people.get(form.get("username", ""))
                     if found is None or found[0] != form.get("password"):

@@ -5,14 +5,11 @@ moved keeps its people, people found by pinyin initials, email or employee numbe
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from conftest import PASSWORD, api_token, csrf_of, rows
 from sqlalchemy import select
 
 from signage.directory.models import Department, Membership, SyncRun
-from signage.directory.sources import upload
 from signage.models import User
 
 HEADER = "employee_no,name,email,mobile,department_path,title\n"
@@ -94,8 +91,9 @@ def test_a_person_removed_is_deactivated_and_cannot_sign_in(client):
     send(client, admin, FIRST)
     # an account made by hand with E3's email becomes the directory's only if nobody keeps it: here E3 is kept
     hmm = rows(client, select(User).where(User.employee_no == "E3"))[0]
-    from signage.auth import hash_password
     from conftest import in_app
+
+    from signage.auth import hash_password
 
     async def set_password():
         async with client.app.state.db.begin() as s:

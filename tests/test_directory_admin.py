@@ -5,11 +5,8 @@ left given to someone else or cancelled."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
 from bookings_helpers import at, book, make_room
-from conftest import api_token, csrf, in_app, login, rows, run_sync, wait_for
+from conftest import api_token, csrf, login, rows, run_sync, wait_for
 from sqlalchemy import select
 
 from booking_api.models import Booking
@@ -63,7 +60,9 @@ def test_tree_search_and_editing(client):
             "employee_no": "E1", "active": "on", "department_id": [str(rd.id), str(mk.id)]}  # fmt: skip
     r = client.post(f"/admin/directory/people/{zsf.id}", data=form, follow_redirects=False)
     assert r.status_code == 303
-    assert sorted(rows(client, select(Membership.department_id).where(Membership.user_id == zsf.id))) == sorted([rd.id, mk.id])
+    assert sorted(rows(client, select(Membership.department_id).where(Membership.user_id == zsf.id))) == sorted(
+        [rd.id, mk.id]
+    )
     assert rows(client, select(User.title).where(User.id == zsf.id)) == ["架构师"]
     for bad in ({"email": "nope"}, {"name": ""}, {"department_id": ["999999"]}, {"department_id": ["x"]},
                 {"email": "lilei@example.com"}, {"employee_no": "E2"}, {"mobile": "1" * 40}):  # fmt: skip
@@ -84,7 +83,9 @@ def test_tree_search_and_editing(client):
     assert r.status_code == 303
     moved = rows(client, select(Department).where(Department.id == pt.id))[0]
     assert (moved.parent_id, moved.manager_id) == (mk.id, zsf.id)
-    r = client.post("/admin/directory/departments", data={"csrf_token": csrf(client), "name": "a/b"}, follow_redirects=False)
+    r = client.post(
+        "/admin/directory/departments", data={"csrf_token": csrf(client), "name": "a/b"}, follow_redirects=False
+    )
     assert r.status_code == 303 and "error=" in r.headers["location"]
 
 
@@ -120,8 +121,15 @@ def test_bookings_of_people_who_left(client):
     assert "done=" in r.headers["location"]  # someone who left cannot be given it back
     assert rows(client, select(Booking.organizer_id).where(Booking.id == first["id"])) == [zsf]
     events = client.get("/api/v1/events", params={"limit": 500}, headers=admin).json()["events"]
-    mine = [(e["type"], e["subject"]) for e in events if e["subject"] in (f"booking:{first['id']}", f"booking:{second['id']}")]
-    assert ("booking.updated", f"booking:{first['id']}") in mine and ("booking.cancelled", f"booking:{second['id']}") in mine
+    mine = [
+        (e["type"], e["subject"])
+        for e in events
+        if e["subject"] in (f"booking:{first['id']}", f"booking:{second['id']}")
+    ]
+    assert ("booking.updated", f"booking:{first['id']}") in mine and (
+        "booking.cancelled",
+        f"booking:{second['id']}",
+    ) in mine
 
 
 def test_a_source_runs_on_its_schedule(client, tmp_path):

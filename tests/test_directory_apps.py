@@ -25,7 +25,14 @@ def fake():
 
 
 def configure(client, name: str, url: str, **values):
-    data = {"csrf_token": csrf(client), "enabled": "on", "signin": "on", "base_url": url, "every_minutes": "0", **values}
+    data = {
+        "csrf_token": csrf(client),
+        "enabled": "on",
+        "signin": "on",
+        "base_url": url,
+        "every_minutes": "0",
+        **values,
+    }
     r = client.post(f"/admin/directory/sources/{name}", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
 

@@ -68,7 +68,13 @@ def test_sync_from_ldap_and_sign_in_with_its_password(client, ldap, make_client)
     again = act(client, "run")
     assert counts(again) == {"people": (0, 0, 0), "departments": (0, 0, 0)}
     zs = rows(client, select(User).where(User.email == "zhangsan@example.com"))[0]
-    assert (zs.name, zs.mobile, zs.employee_no, zs.title, zs.password_hash) == ("张三", "13800000001", "L1", "工程师", "")
+    assert (zs.name, zs.mobile, zs.employee_no, zs.title, zs.password_hash) == (
+        "张三",
+        "13800000001",
+        "L1",
+        "工程师",
+        "",
+    )
     rd = rows(client, select(Department).where(Department.name == "研发部"))[0]
     parent = rows(client, select(Department).where(Department.id == rd.parent_id))[0]
     assert parent.name == "总部"
@@ -86,7 +92,9 @@ def test_sync_from_ldap_and_sign_in_with_its_password(client, ldap, make_client)
     assert sign_in(make_client(), "*", "zs-password") == 400  # a filter's wildcard is a character
 
     # a unit moved keeps its people; a person removed is deactivated and cannot sign in
-    ldap.modify(f"dn: ou=研发部,ou=总部,{SUFFIX}\nchangetype: modrdn\nnewrdn: ou=研发部\ndeleteoldrdn: 1\nnewsuperior: ou=市场部,ou=总部,{SUFFIX}\n")
+    ldap.modify(
+        f"dn: ou=研发部,ou=总部,{SUFFIX}\nchangetype: modrdn\nnewrdn: ou=研发部\ndeleteoldrdn: 1\nnewsuperior: ou=市场部,ou=总部,{SUFFIX}\n"
+    )
     ldap.delete(f"uid=lisi,ou=市场部,ou=总部,{SUFFIX}")
     dry = act(client, "preview")
     assert counts(dry) == {"people": (0, 0, 1), "departments": (0, 1, 0)}
@@ -98,7 +106,13 @@ def test_sync_from_ldap_and_sign_in_with_its_password(client, ldap, make_client)
     assert ls.is_active is False
     assert sign_in(make_client(), "lisi", "ls-password") == 400
     runs = rows(client, select(SyncRun).order_by(SyncRun.id))
-    assert [(r.dry_run, r.status) for r in runs] == [(True, "done"), (False, "done"), (False, "done"), (True, "done"), (False, "done")]
+    assert [(r.dry_run, r.status) for r in runs] == [
+        (True, "done"),
+        (False, "done"),
+        (False, "done"),
+        (True, "done"),
+        (False, "done"),
+    ]
 
 
 def test_a_server_away_or_a_wrong_password_is_a_failed_run_saying_why(client, ldap):

@@ -19,8 +19,6 @@ map or book (`errors`), never dropping one silently.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
@@ -45,6 +43,7 @@ from signage import clock
 from signage.db import utcnow
 from signage.errors import AppError
 from signage.models import User
+from signage.periodic import Periodic
 
 log = logging.getLogger("signage.imports")
 
@@ -198,40 +197,14 @@ async def run_import(app, source_id: int, dry_run: bool = False) -> ImportRun:
     return run
 
 
-class Imports:
+class Imports(Periodic):
     """Runs each source every `every_minutes`, in every process: a run is claimed by moving
     the source's `next_run_at` on (one UPDATE, so two processes never take the same run).
     Due sources are looked for every `every` seconds, and at once when `wake()` is called
     (a source added or changed in this process). Times are `signage.clock`'s, so the test
     clock moves the schedule too."""
 
-    def __init__(self, app) -> None:
-        self.app, self.task, self.every = app, None, CHECK_SECONDS
-        self.woken: asyncio.Event | None = None
-
-    async def start(self) -> None:
-        self.woken = asyncio.Event()
-        self.task = asyncio.create_task(self.loop(), name="signage-imports")
-
-    def wake(self) -> None:
-        if self.woken is not None:
-            self.woken.set()
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    async def loop(self) -> None:
-        while True:
-            try:
-                await self.due()
-            except Exception:  # the database is away: next time
-                log.warning("imports: a round failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), self.every)
-            self.woken.clear()
+    name, every = "imports", CHECK_SECONDS
 
     async def due(self) -> None:
         db, now = self.app.state.db, clock.now()

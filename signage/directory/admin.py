@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from signage import audit
-from signage.auth import route
 from signage.api import int_param
+from signage.auth import route
 from signage.directory import api, runner, sync
 from signage.directory.models import Department, Membership, Source, SyncRun
 from signage.directory.search import matches
@@ -41,7 +41,7 @@ SHOWN = 200
 def tree_rows(depts: dict, counts: dict) -> list[dict]:
     """The active departments in tree order, each with its depth, path and people."""
     children: dict = {}
-    for d, (name, parent, active) in sorted(depts.items(), key=lambda kv: (kv[1][0], kv[0])):
+    for d, (_name, parent, active) in sorted(depts.items(), key=lambda kv: (kv[1][0], kv[0])):
         if active:
             children.setdefault(parent if parent in depts and depts[parent][2] else None, []).append(d)
     out, todo = [], [(d, 0) for d in reversed(children.get(None, []))]
@@ -82,7 +82,9 @@ async def page(request: Request) -> Response:
 async def memberships(s, user_ids: list[int]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {}
     if user_ids:
-        rows = await s.execute(select(Membership.user_id, Membership.department_id).where(Membership.user_id.in_(user_ids)))
+        rows = await s.execute(
+            select(Membership.user_id, Membership.department_id).where(Membership.user_id.in_(user_ids))
+        )
         for u, d in rows:
             found.setdefault(u, []).append(d)
     return found
@@ -133,7 +135,11 @@ async def save_person(request: Request) -> Response:
             if other is not None:
                 raise Invalid(_("Another user has this email."), {"field": "email"})
             await refuse_taken(s, values["employee_no"], person_id)
-            known = set((await s.scalars(select(Department.id).where(Department.id.in_(wanted)))).all()) if wanted else set()
+            known = (
+                set((await s.scalars(select(Department.id).where(Department.id.in_(wanted)))).all())
+                if wanted
+                else set()
+            )
             if known != wanted:
                 raise Invalid(_("Choose departments from the list."), {"field": "department_id"})
             for k, v in values.items():

@@ -147,8 +147,14 @@ async def api_departments(request: Request) -> Response:
         counts = await people_counts(s, [d.id for d in found])
     items = [
         {
-            "id": d.id, "name": d.name, "path": path_of(depts, d.id), "parent_id": d.parent_id,
-            "manager_id": d.manager_id, "source": d.source, "external_id": d.external_id, "active": d.is_active,
+            "id": d.id,
+            "name": d.name,
+            "path": path_of(depts, d.id),
+            "parent_id": d.parent_id,
+            "manager_id": d.manager_id,
+            "source": d.source,
+            "external_id": d.external_id,
+            "active": d.is_active,
             "people": counts.get(d.id, 0),
         }
         for d in found
@@ -235,8 +241,11 @@ async def template_csv(request: Request) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="people.csv"'})  # fmt: skip
 
 
-Q = param("words that a name (Chinese, pinyin or its initials), an email or an employee number holds",
-          type="string", maxLength=MAX_Q)
+Q = param(
+    "words that a name (Chinese, pinyin or its initials), an email or an employee number holds",
+    type="string",
+    maxLength=MAX_Q,
+)
 INACTIVE = param("true: deactivated ones too (admins)", type="boolean")
 openapi.add("get", "/api/v1/people", "People of the organisation, found as one types", tag="directory",
             query={"q": Q, "department_id": param("in this department", **ID_PARAM),

@@ -4,8 +4,6 @@ source's `next_run_at` on (one UPDATE, so two processes never take the same run)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -19,6 +17,7 @@ from signage.directory import sync
 from signage.directory.models import Source
 from signage.directory.sources import SOURCES
 from signage.notify.channels.base import Conf
+from signage.periodic import Periodic
 
 log = logging.getLogger("signage.directory")
 CHECK_SECONDS = 60.0
@@ -62,36 +61,10 @@ async def run_source(app, name: str, dry_run: bool = False, by: str = "") -> tup
     return out, run_id, ""
 
 
-class Schedule:
+class Schedule(Periodic):
     """Runs each enabled source every `every_minutes` (0: on demand only)."""
 
-    def __init__(self, app) -> None:
-        self.app, self.task, self.every = app, None, CHECK_SECONDS
-        self.woken: asyncio.Event | None = None
-
-    async def start(self) -> None:
-        self.woken = asyncio.Event()
-        self.task = asyncio.create_task(self.loop(), name="signage-directory")
-
-    def wake(self) -> None:
-        if self.woken is not None:
-            self.woken.set()
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    async def loop(self) -> None:
-        while True:
-            try:
-                await self.due()
-            except Exception:  # the database is away: next time
-                log.warning("directory: a round failed", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), self.every)
-            self.woken.clear()
+    name, every = "directory", CHECK_SECONDS
 
     async def due(self) -> None:
         db, now = self.app.state.db, clock.now()

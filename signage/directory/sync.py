@@ -156,8 +156,13 @@ async def plan(s, source: str, snapshot: Snapshot) -> Plan:
     rows = (
         await s.execute(
             select(
-                Department.id, Department.external_id, Department.name, Department.parent_id,
-                Department.sort, Department.is_active, Department.manager_id,
+                Department.id,
+                Department.external_id,
+                Department.name,
+                Department.parent_id,
+                Department.sort,
+                Department.is_active,
+                Department.manager_id,
             ).where(Department.source == source)
         )
     ).all()
@@ -167,8 +172,18 @@ async def plan(s, source: str, snapshot: Snapshot) -> Plan:
     users = (
         await s.execute(
             select(
-                User.id, User.name, User.email, User.mobile, User.employee_no, User.title, User.dingtalk_id,
-                User.wecom_id, User.is_active, User.directory_source, User.directory_id, User.role,
+                User.id,
+                User.name,
+                User.email,
+                User.mobile,
+                User.employee_no,
+                User.title,
+                User.dingtalk_id,
+                User.wecom_id,
+                User.is_active,
+                User.directory_source,
+                User.directory_id,
+                User.role,
             )
         )
     ).all()
@@ -187,7 +202,11 @@ async def plan(s, source: str, snapshot: Snapshot) -> Plan:
             continue
         manager = person_of_user.get(row.manager_id) if row.manager_id else None
         if (row.name, ext_of.get(row.parent_id), row.sort, row.is_active, manager) != (
-            d.name, d.parent, d.sort, True, d.manager if d.manager in given else None
+            d.name,
+            d.parent,
+            d.sort,
+            True,
+            d.manager if d.manager in given else None,
         ):
             out.dept_change.append((row.id, d))
     wanted = {d.id for d in snapshot.departments}
@@ -273,8 +292,14 @@ async def apply(s, out: Plan) -> None:
         made = await s.execute(
             insert(Department).returning(Department.id, Department.external_id),
             [
-                {"name": d.name, "source": source, "external_id": d.id, "sort": d.sort, "is_active": True,
-                 "search": search_text(d.name)}
+                {
+                    "name": d.name,
+                    "source": source,
+                    "external_id": d.id,
+                    "sort": d.sort,
+                    "is_active": True,
+                    "search": search_text(d.name),
+                }
                 for d in out.dept_create
             ],
         )
@@ -332,13 +357,21 @@ async def apply(s, out: Plan) -> None:
             update(table)
             .where(table.c.id == bindparam("did"))
             .values(
-                name=bindparam("n"), parent_id=bindparam("p"), sort=bindparam("o"), is_active=True,
-                manager_id=bindparam("m"), search=bindparam("q"),
+                name=bindparam("n"),
+                parent_id=bindparam("p"),
+                sort=bindparam("o"),
+                is_active=True,
+                manager_id=bindparam("m"),
+                search=bindparam("q"),
             ),
             [
                 {
-                    "did": ids[d.id], "n": d.name, "p": ids.get(d.parent) if d.parent else None, "o": d.sort,
-                    "m": everyone.get(d.manager) if d.manager else None, "q": search_text(d.name),
+                    "did": ids[d.id],
+                    "n": d.name,
+                    "p": ids.get(d.parent) if d.parent else None,
+                    "o": d.sort,
+                    "m": everyone.get(d.manager) if d.manager else None,
+                    "q": search_text(d.name),
                 }
                 for d in [*out.dept_create, *(d for _, d in out.dept_change)]
             ],
@@ -378,8 +411,14 @@ async def run(db, source: str, snapshot: Snapshot, dry_run: bool = False, by: st
             await apply(s, out)
     async with db.begin() as s:
         record = SyncRun(
-            source=source, dry_run=dry_run, started_at=started, finished_at=utcnow(), status="done",
-            counts=json.dumps(out.counts()), errors=json.dumps(out.errors[:500], ensure_ascii=False), by=by,
+            source=source,
+            dry_run=dry_run,
+            started_at=started,
+            finished_at=utcnow(),
+            status="done",
+            counts=json.dumps(out.counts()),
+            errors=json.dumps(out.errors[:500], ensure_ascii=False),
+            by=by,
         )
         s.add(record)
         await s.flush()
@@ -389,8 +428,13 @@ async def run(db, source: str, snapshot: Snapshot, dry_run: bool = False, by: st
 async def record_failure(db, source: str, message: str, dry_run: bool, by: str, started: dt.datetime) -> int:
     async with db.begin() as s:
         record = SyncRun(
-            source=source, dry_run=dry_run, started_at=started, finished_at=utcnow(), status="failed",
-            errors=json.dumps([{"message": message[:500]}], ensure_ascii=False), by=by,
+            source=source,
+            dry_run=dry_run,
+            started_at=started,
+            finished_at=utcnow(),
+            status="failed",
+            errors=json.dumps([{"message": message[:500]}], ensure_ascii=False),
+            by=by,
         )
         s.add(record)
         await s.flush()

@@ -70,7 +70,9 @@ async def dingtalk_page(request: Request) -> Response:
     from signage.security import content_security_policy
 
     policy = content_security_policy(request.app.state.settings)  # DingTalk's own script, on this page only
-    response.headers["content-security-policy"] = policy.replace("script-src 'self'", "script-src 'self' https://g.alicdn.com")
+    response.headers["content-security-policy"] = policy.replace(
+        "script-src 'self'", "script-src 'self' https://g.alicdn.com"
+    )
     return response
 
 
@@ -108,7 +110,12 @@ async def wecom_callback(request: Request) -> Response:
     next_url = safe_next(request.session.pop("signin_next", "/"))
     code = request.query_params.get("code", "")[:200]
     conf = await enabled(request, wecom.name)
-    if conf is None or not state or not secrets.compare_digest(state, request.query_params.get("state", "")) or not code:
+    if (
+        conf is None
+        or not state
+        or not secrets.compare_digest(state, request.query_params.get("state", ""))
+        or not code
+    ):
         await audit.record(request, "auth.login", "wecom", result="failure", reason="state or code wrong")
         return render(request, "signin/failed.html", {"error": _("The sign-in has expired. Try again."),
                                                       "next": next_url}, status_code=400)  # fmt: skip

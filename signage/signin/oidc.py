@@ -64,8 +64,11 @@ def client(conf: Conf):
             client_id=conf["client_id"],
             client_secret=conf["client_secret"],
             server_metadata_url=conf.base_url.rstrip("/") + "/.well-known/openid-configuration",
-            client_kwargs={"scope": conf["scope"] or "openid email profile", "code_challenge_method": "S256",
-                           "timeout": 15.0},  # fmt: skip
+            client_kwargs={
+                "scope": conf["scope"] or "openid email profile",
+                "code_challenge_method": "S256",
+                "timeout": 15.0,
+            },  # fmt: skip
         )
         _clients.clear()  # only the newest configuration is kept
         _clients[key] = oauth.company
@@ -134,7 +137,7 @@ async def account_of(request: Request, conf: Conf, claims: dict) -> User | None:
 
 
 async def check(http, conf: Conf) -> str:
-    """"Test connection": the provider's metadata read."""
+    """ "Test connection": the provider's metadata read."""
     r = await http.get(conf.base_url.rstrip("/") + "/.well-known/openid-configuration")
     r.raise_for_status()
     meta = r.json()

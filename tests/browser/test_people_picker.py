@@ -9,6 +9,7 @@ import httpx
 import pytest
 from bookings_helpers import at
 from conftest import make_token, make_user, server_settings, sign_in_page
+
 from tests.browser.test_booking_grid import api_room, drag
 
 pytestmark = pytest.mark.browser
@@ -61,7 +62,9 @@ def test_the_picker_finds_by_initials_and_adds_a_department(site):
     dept.first.wait_for()
     assert "总部/研发部" in dept.first.inner_text()
     dept.first.click()
-    page.wait_for_function("document.querySelector('#book-form textarea[name=attendees]').value.split('\\n').length === 2")
+    page.wait_for_function(
+        "document.querySelector('#book-form textarea[name=attendees]').value.split('\\n').length === 2"
+    )
     assert sorted(area.input_value().split("\n")) == ["张三丰, zsf@example.com", "李雷, lilei@example.com"]
     # Enter in the search box never submits the booking
     search.fill("hmm")

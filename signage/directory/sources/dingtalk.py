@@ -90,7 +90,7 @@ async def snapshot(http, conf: Conf) -> Snapshot:
                                          for d in level))  # fmt: skip
         children = await asyncio.gather(*(post("/topapi/v2/department/listsubid", {"dept_id": d}) for d in level))
         nxt = []
-        for d, detail, kids in zip(level, details, children):
+        for d, detail, kids in zip(level, details, children, strict=False):
             found[d] = detail
             nxt += [k for k in kids.get("dept_id_list", []) if k not in found]
         level = nxt
@@ -110,8 +110,13 @@ async def snapshot(http, conf: Conf) -> Snapshot:
         parent = detail.get("parent_id") if d != ROOT else None
         managers = detail.get("dept_manager_userid_list") or []
         out.departments.append(
-            Dept(id=str(d), name=str(detail.get("name") or d)[:200], parent=str(parent) if parent else None,
-                 sort=int(detail.get("order") or 0), manager=managers[0] if managers else None)  # fmt: skip
+            Dept(
+                id=str(d),
+                name=str(detail.get("name") or d)[:200],
+                parent=str(parent) if parent else None,
+                sort=int(detail.get("order") or 0),
+                manager=managers[0] if managers else None,
+            )  # fmt: skip
         )
     people: dict[str, Person] = {}
     for listed in lists:

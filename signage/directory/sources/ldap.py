@@ -150,9 +150,13 @@ def read(conf: Conf) -> Snapshot:
         unit = by_dn.get(parent_of(e["dn"]))
         out.people.append(
             Person(
-                id=key, name=person_name[:200], email=value(e, attrs["email"]).lower()[:254],
-                mobile=value(e, attrs["mobile"])[:30], employee_no=value(e, attrs["employee_no"])[:64],
-                title=value(e, attrs["title"])[:200], departments=(unit,) if unit else (),
+                id=key,
+                name=person_name[:200],
+                email=value(e, attrs["email"]).lower()[:254],
+                mobile=value(e, attrs["mobile"])[:30],
+                employee_no=value(e, attrs["employee_no"])[:64],
+                title=value(e, attrs["title"])[:200],
+                departments=(unit,) if unit else (),
             )
         )
     return out

@@ -82,8 +82,9 @@ def xlsx_rows(data: bytes) -> list[list[str]]:
         sheet = book.worksheets[0]
         rows = []
         for row in sheet.iter_rows(values_only=True):
-            rows.append(["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
-                         for v in row])
+            rows.append(
+                ["" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in row]
+            )
             if len(rows) > MAX_ROWS + 1:
                 break
         return rows
@@ -108,7 +109,7 @@ def snapshot(data: bytes, filename: str = "") -> Snapshot:
     for line, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):
             continue
-        get = lambda name: row[col[name]].strip() if name in col and col[name] < len(row) else ""  # noqa: E731
+        get = lambda name, row=row: row[col[name]].strip() if name in col and col[name] < len(row) else ""  # noqa: E731
         no, name = get("employee_no"), get("name")
         if not no or not name:
             out.errors.append({"line": line, "message": f"line {line}: employee_no and name are needed"})
@@ -137,8 +138,13 @@ def snapshot(data: bytes, filename: str = "") -> Snapshot:
                 paths.append("/".join(parts))
         out.people.append(
             Person(
-                id=no, name=name, email=email, mobile=get("mobile")[:30], employee_no=no,
-                title=get("title")[:200], departments=tuple(dict.fromkeys(paths)),
+                id=no,
+                name=name,
+                email=email,
+                mobile=get("mobile")[:30],
+                employee_no=no,
+                title=get("title")[:200],
+                departments=tuple(dict.fromkeys(paths)),
             )
         )
     out.departments = list(depts.values())

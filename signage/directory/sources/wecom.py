@@ -85,9 +85,13 @@ async def snapshot(http, conf: Conf) -> Snapshot:
         parent = d.get("parentid")
         leaders = d.get("department_leader") or []
         out.departments.append(
-            Dept(id=str(d["id"]), name=str(d.get("name") or d["id"])[:200],
-                 parent=str(parent) if parent in known and d.get("id") != ROOT else None,
-                 sort=int(d.get("order") or 0), manager=leaders[0] if leaders else None)  # fmt: skip
+            Dept(
+                id=str(d["id"]),
+                name=str(d.get("name") or d["id"])[:200],
+                parent=str(parent) if parent in known and d.get("id") != ROOT else None,
+                sort=int(d.get("order") or 0),
+                manager=leaders[0] if leaders else None,
+            )  # fmt: skip
         )
     for u in users:
         userid = str(u.get("userid") or "")
@@ -95,9 +99,12 @@ async def snapshot(http, conf: Conf) -> Snapshot:
             continue
         out.people.append(
             Person(
-                id=userid, name=str(u.get("name") or userid)[:200],
+                id=userid,
+                name=str(u.get("name") or userid)[:200],
                 email=str(u.get("email") or u.get("biz_mail") or "").lower()[:254],
-                mobile=str(u.get("mobile") or "")[:30], title=str(u.get("position") or "")[:200], wecom_id=userid,
+                mobile=str(u.get("mobile") or "")[:30],
+                title=str(u.get("position") or "")[:200],
+                wecom_id=userid,
                 departments=tuple(str(x) for x in u.get("department") or [] if x in known),
             )  # fmt: skip
         )
