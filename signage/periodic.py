@@ -19,6 +19,7 @@ log = logging.getLogger("signage.periodic")
 class Periodic:
     name = "periodic"
     every = 60.0
+    wait_first = False  # True: the first round comes after `every` seconds (or a wake), not at start
 
     def __init__(self, app) -> None:
         self.app, self.task = app, None
@@ -39,6 +40,10 @@ class Periodic:
                 await self.task
 
     async def loop(self) -> None:
+        if self.wait_first:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), self.every)
+            self.woken.clear()
         while True:
             try:
                 await self.due()

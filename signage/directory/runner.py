@@ -65,6 +65,7 @@ class Schedule(Periodic):
     """Runs each enabled source every `every_minutes` (0: on demand only)."""
 
     name, every = "directory", CHECK_SECONDS
+    wait_first = True  # no query while an app starts (a source due then runs within a minute)
 
     async def due(self) -> None:
         db, now = self.app.state.db, clock.now()
