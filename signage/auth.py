@@ -258,7 +258,7 @@ def route(
             raise
 
     r = GuardedRoute(path, Guarded(guarded), methods=list(methods), name=name or endpoint.__name__)
-    r.allow = allow  # read by tests/test_roles.py
+    r.allow = allow  # read by tests/signage/test_roles.py
     return r
 
 

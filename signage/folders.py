@@ -10,7 +10,7 @@ each other's files (a second `live.js` once silently replaced another):
 
 Templates are found by name in every package's `templates/` folder; a package puts
 its own in a subfolder of its name (`booking_api/doors/templates/doors/doors.html`
-is "doors/doors.html"), and `tests/test_static.py` checks that no name is used twice.
+is "doors/doors.html"), and `tests/signage/test_static.py` checks that no name is used twice.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 - `JSONResponse` encoded with orjson: Starlette's, byte for byte the same compact UTF-8
   JSON, several times faster on big answers (the availability of 1,000 rooms is ~400 KB).
 - `created(content, location)`: the `201` of every API create, with `Location`: the
-  address whose GET answers what was made (tests/test_api_contract.py walks them all).
+  address whose GET answers what was made (tests/signage/test_api_contract.py walks them all).
 - `is_htmx(request)`: the request is htmx's (a live refresh or a swap), which gets the
   page's fragment alone.
 """

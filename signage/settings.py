@@ -1,6 +1,6 @@
 """Settings, read once from the environment (and an optional `.env` file).
 
-Every setting is documented in the README; `tests/test_docs.py` checks that.
+Every setting is documented in the README; `tests/signage/test_docs.py` checks that.
 `Settings.from_env()` reads them; tests build `Settings(...)` directly.
 """
 

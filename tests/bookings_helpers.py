@@ -5,6 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from fixtures import in_app
+from sqlalchemy import update
+
+from booking_api.models import Booking
+
 TZ = ZoneInfo("Asia/Shanghai")  # the default site time zone
 
 
@@ -30,3 +35,12 @@ def make_room(client, headers, **fields) -> dict:
 def book(client, headers, room_id, start, end, title="Sync", **extra):
     body = {"room_id": room_id, "title": title, "start": iso(start), "end": iso(end), **extra}
     return client.post("/api/v1/bookings", json=body, headers=headers)
+
+
+def backdate(client, booking_id: int, hours: float) -> None:
+    async def run():
+        async with client.app.state.db.begin() as s:
+            then = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+            await s.execute(update(Booking).where(Booking.id == booking_id).values(created_at=then))
+
+    in_app(client, run)

@@ -21,7 +21,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
-from conftest import free_port
+from fixtures import free_port
 
 CREDENTIALS = {
     "dingtalk_work": {"app_key": "ding-key", "app_secret": "ding-secret", "agent_id": "4711"},
@@ -460,7 +460,7 @@ class Providers:
 
 def configure(client, fake: Providers, name: str, fallback: str = "", kinds: tuple[str, ...] = (), **extra) -> None:
     """Turn a channel on through the admin page (the client is signed in as an admin)."""
-    from conftest import csrf
+    from fixtures import csrf
 
     form = {
         "csrf_token": csrf(client),

@@ -19,7 +19,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from conftest import free_port
+from fixtures import free_port
 
 DINGTALK = {"appkey": "ding-app-key", "appsecret": "ding-app-secret"}
 WECOM = {"corpid": "ww-corp-1", "corpsecret": "wecom-contacts-secret"}

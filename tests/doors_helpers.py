@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from bookings_helpers import at, book, make_room
-from conftest import api_token, in_app
+from fixtures import api_token, in_app, wait_for  # noqa: F401  (doors tests import it from here)
 
 from booking_api.doors.layouts import create_layout, door_display
 from signage import clock
@@ -36,16 +35,6 @@ def status(client, headers, room_id) -> dict:
     r = client.get(f"/api/v1/rooms/{room_id}/status", headers=headers)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def door_screen(client, admin, room_id) -> dict:

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from conftest import free_port
+from fixtures import free_port
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 

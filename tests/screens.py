@@ -10,7 +10,7 @@ import threading
 import time
 
 import httpx
-from conftest import in_app, run_sync
+from fixtures import in_app, run_sync
 
 from player.models import Screen, ScreenGroup
 from playlists.models import Layout, LayoutVersion
@@ -200,3 +200,16 @@ def state(client, headers) -> dict:
     r = client.get("/player/api/state", headers=headers)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def read_events(url: str, found: list, stop: threading.Event):
+    """Append (event name, arrival time) of an SSE stream until told to stop or the server goes."""
+    try:
+        with httpx.stream("GET", url, timeout=10) as r:
+            for line in r.iter_lines():
+                if line.startswith("event:"):
+                    found.append((line.split(":", 1)[1].strip(), time.monotonic()))
+                if stop.is_set():
+                    return
+    except httpx.HTTPError:
+        return

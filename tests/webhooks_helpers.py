@@ -7,7 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import free_port
+from fixtures import free_port
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 

@@ -21,7 +21,7 @@ reject (`approvals.py`), check-in, end early and extend (`doors/checkin.py`), no
 and sensor end (`doors/roomstate.py`). Room deletion takes its bookings with it
 (`room.deleted`). The fast writer of single bookings (`writer.py`) writes the same
 `booking.created` event and `booking.create` audit row in its own SQL, in one statement per
-batch; `tests/test_eventlog.py` holds both ways to one payload.
+batch; `tests/signage/eventlog/test_eventlog.py` holds both ways to one payload.
 
 Whether a booking waits for approval is decided by `needs_approval`, for every path.
 """

@@ -39,7 +39,7 @@ A commit that wrote events wakes the dispatcher of its process at once
 (`Database.events_committed`); every process also looks every POLL_SECONDS, which
 covers events written by processes that died before they delivered them.
 
-`/healthz` shows `health()` under `event_log` (tests/test_eventlog_processes.py sums
+`/healthz` shows `health()` under `event_log` (tests/signage/eventlog/test_eventlog_processes.py sums
 `delivered` across processes).
 """
 

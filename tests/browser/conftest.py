@@ -6,7 +6,7 @@
   frame reports its `securitypolicyviolation` events): a test with one fails.
 
 Playwright's sync API keeps an event loop running in the test thread; test code
-runs coroutines with `conftest.run_sync`, which copes with that.
+runs coroutines with `fixtures.run_sync`, which copes with that.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import unavailable
+from fixtures import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAN_NAME = "signage-lan.test"  # a plain-http address that is not this machine's loopback, for any machine
@@ -132,7 +132,7 @@ def backend(request) -> str:
     that crosses processes or the database's own behaviour asks for both with
     `@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)`."""
     if request.param == "postgresql":
-        from conftest import need
+        from fixtures import need
 
         need("PostgreSQL", "127.0.0.1", 5432)
     return request.param

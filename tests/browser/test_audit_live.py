@@ -2,7 +2,7 @@
 
 import httpx
 import pytest
-from conftest import make_token, make_user, server_settings, sign_in_page
+from fixtures import make_token, make_user, server_settings, sign_in_page
 
 
 @pytest.mark.browser

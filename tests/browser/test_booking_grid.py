@@ -8,7 +8,7 @@ import datetime as dt
 import httpx
 import pytest
 from bookings_helpers import at, iso
-from conftest import make_token, make_user, run_sync, server_settings, sign_in_page
+from fixtures import make_token, make_user, run_sync, server_settings, sign_in_page
 from playwright.sync_api import expect
 
 from signage.users.store import create_token

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from bookings_helpers import at
-from conftest import PASSWORD, make_user, run_sync
+from fixtures import PASSWORD, make_user, run_sync
 
 from booking_api.doors.layouts import create_layout
 from browser.test_door_screen import TIMEOUT_MS, Site

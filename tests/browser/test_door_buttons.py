@@ -5,10 +5,10 @@ the controller's answer; a room without doors has no button."""
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, make_user, wait_for
+from access_helpers import Controllers
+from fixtures import PASSWORD, make_user, wait_for
 
 from browser.test_door_screen import TIMEOUT_MS, Site
-from test_door_access import Controllers
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 

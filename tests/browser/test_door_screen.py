@@ -12,7 +12,7 @@ import datetime as dt
 import httpx
 import pytest
 from bookings_helpers import at
-from conftest import PASSWORD, make_user, run_sync, server_settings
+from fixtures import PASSWORD, make_user, run_sync, server_settings
 from sqlalchemy import select
 
 from booking_api.doors.layouts import create_layout, door_display
@@ -20,7 +20,7 @@ from booking_api.models import Booking, CheckIn
 from signage.db import Database
 from signage.users.store import create_token
 
-# The door screen in the browser does not depend on the database (tests/test_doors.py runs on both).
+# The door screen in the browser does not depend on the database (tests/booking_api/doors/test_doors.py runs on both).
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
 TIMEOUT_MS = 10_000

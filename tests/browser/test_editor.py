@@ -11,7 +11,7 @@ import secrets
 import time
 
 import pytest
-from conftest import PASSWORD, make_user, run_sync, server_settings
+from fixtures import PASSWORD, make_user, run_sync, server_settings
 
 from player.models import Screen
 from playlists.models import Layout

@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from conftest import PASSWORD, make_user, server_settings
+from fixtures import PASSWORD, make_user, server_settings
 from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.browser

@@ -9,9 +9,9 @@ import re
 import httpx
 import pytest
 from bookings_helpers import at, iso
-from conftest import make_user, run_sync, server_settings, sign_in_page, wait_for
+from fixtures import make_user, run_sync, server_settings, sign_in_page, wait_for
+from mail_helpers import SmtpServer
 from playwright.sync_api import expect
-from test_notify import SmtpServer
 
 from signage.users.store import create_token
 

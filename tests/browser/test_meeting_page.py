@@ -9,7 +9,7 @@ import io
 import os
 
 import pytest
-from conftest import make_user, run_sync, server_settings, sign_in_page
+from fixtures import make_user, run_sync, server_settings, sign_in_page
 from PIL import Image
 from sqlalchemy import select
 
@@ -132,7 +132,7 @@ def test_the_desks_work_for_a_meeting_shows_on_its_page_live(make_server, browse
     """Issue 15.2: a call from the room during the meeting appears on its open page, then its
     acceptance, without a reload."""
     import httpx
-    from conftest import make_token
+    from fixtures import make_token
 
     from booking_api.models import Booking
 

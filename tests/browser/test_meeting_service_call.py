@@ -8,7 +8,7 @@ import datetime as dt
 
 import httpx
 import pytest
-from conftest import make_token, make_user, run_sync, server_settings, sign_in_page
+from fixtures import make_token, make_user, run_sync, server_settings, sign_in_page
 from sqlalchemy import select
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from bookings_helpers import at
-from conftest import make_token, make_user, server_settings, sign_in_page
+from fixtures import make_token, make_user, server_settings, sign_in_page
 
 from tests.browser.test_booking_grid import api_room, drag
 

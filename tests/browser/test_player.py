@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from conftest import PASSWORD, free_port, make_token, make_user, run_sync, server_settings, wait_for
+from fixtures import PASSWORD, free_port, make_token, make_user, run_sync, server_settings, wait_for
 from screens import CLOCK, add_image, add_layout, playlist
 from sqlalchemy import func, select
 from videos import make_video

@@ -8,7 +8,7 @@ import datetime as dt
 
 import httpx
 import pytest
-from conftest import make_token, server_settings
+from fixtures import make_token, server_settings
 from screens import CLOCK, add_layout
 
 pytestmark = pytest.mark.browser

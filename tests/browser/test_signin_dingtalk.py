@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import run_sync, server_settings
 from directory_fakes import DINGTALK, Contacts
+from fixtures import run_sync, server_settings
 
 from signage.signin.inapp import DINGTALK_JSAPI
 
@@ -62,7 +62,7 @@ def test_a_phone_page_inside_dingtalk_signs_in_by_itself(make_server, browser):
 
 
 def _configure(settings, fake) -> None:
-    """The DingTalk source on, with sign-in, and synced (tests/test_directory_apps.py does it
+    """The DingTalk source on, with sign-in, and synced (tests/signage/directory/test_directory_apps.py does it
     through the sources page)."""
     import json
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import make_token, make_user, server_settings, sign_in_page
+from fixtures import make_token, make_user, server_settings, sign_in_page
 from oidc_provider import Provider
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import datetime as dt
 import httpx
 import pytest
 from bookings_helpers import at
-from conftest import sign_in_page
+from fixtures import sign_in_page
 
 from browser.test_door_screen import TIMEOUT_MS, Site
 

@@ -2,7 +2,7 @@
 message, watch its delivery turn "Sent" without a reload, send it again."""
 
 import pytest
-from conftest import make_user, server_settings, sign_in_page, wait_for
+from fixtures import make_user, server_settings, sign_in_page, wait_for
 from webhooks_helpers import Receiver, verifies
 
 

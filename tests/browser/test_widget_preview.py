@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, make_user, server_settings
+from fixtures import PASSWORD, make_user, server_settings
 
 pytestmark = pytest.mark.browser
 
