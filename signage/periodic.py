@@ -1,6 +1,13 @@
-"""A task of the app's that looks for due work every `every` seconds, and at once when
-woken (something changed in this process): the OA importers' schedule and the directory's
-sources run on it. A round that fails (the database away) is logged and tried next time.
+"""The app's background loops, in every process:
+
+- `Periodic`: looks for due work every `every` seconds, and at once when woken (something
+  changed in this process): the OA importers' schedule, the directory's sources.
+- `Worker`: rounds of leased work (the notification outbox, webhook deliveries): a round
+  that says more may be due is followed at once, else the next comes after `poll` seconds
+  or a wake; `stop()` lets the round in hand finish (at most 10 s) before cancelling it.
+  `leased(Model, now)` is the condition of rows due and not leased to another process.
+
+A round that fails (the database away) is logged and tried next time.
 
     class Imports(Periodic):
         name, every = "imports", 30.0
@@ -11,7 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+
+from sqlalchemy import and_, or_
 
 log = logging.getLogger("signage.periodic")
 
@@ -54,4 +64,60 @@ class Periodic:
             self.woken.clear()
 
     async def due(self) -> None:
+        raise NotImplementedError
+
+
+def leased(model, now: dt.datetime):
+    """Rows of `model` (state, next_at, claimed_until) to send now: queued, or sending under
+    a lease that has run out (its process stopped or died)."""
+    return and_(
+        model.state.in_(("queued", "sending")),
+        model.next_at <= now,
+        or_(model.claimed_until.is_(None), model.claimed_until < now),
+    )
+
+
+class Worker:
+    name = "worker"
+    poll = 1.0
+    STOP_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self.woken = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.stopping = False
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=f"signage-{self.name}")
+
+    async def stop(self) -> None:
+        if self.task is None:
+            return
+        self.stopping = True
+        self.woken.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), self.STOP_SECONDS)
+        except TimeoutError:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.task = None
+
+    async def run(self) -> None:
+        while not self.stopping:
+            self.woken.clear()
+            try:
+                more = await self.round()
+            except Exception:  # the database is away: try again on the next round
+                log.warning("%s: a round failed", self.name, exc_info=True)
+                more = False
+            if not more and not self.stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.woken.wait(), self.poll)
+
+    async def round(self) -> bool:
+        """One round of work; True when more may be due at once."""
         raise NotImplementedError

@@ -51,6 +51,7 @@ from signage.notify import reminders, routing, texts
 from signage.notify.channels import ADAPTERS, Outgoing, Permanent, Retry
 from signage.notify.channels.base import TIMEOUT
 from signage.notify.models import Message
+from signage.periodic import Worker, leased
 
 log = logging.getLogger("signage.notify")
 
@@ -71,22 +72,18 @@ def back_off(attempts: int, base: float = RETRY_SECONDS) -> dt.timedelta:
 
 
 def due(now: dt.datetime):
-    return and_(
-        Message.state.in_(("queued", "sending")),
-        Message.next_at <= now,
-        or_(Message.claimed_until.is_(None), Message.claimed_until < now),
-    )
+    return leased(Message, now)
 
 
-class Outbox:
+class Outbox(Worker):
+    name, poll = "notify-outbox", POLL_SECONDS
+
     def __init__(self, db: Database, settings):
+        super().__init__()
         self.db, self.settings = db, settings
         self.smtp = settings.smtp
         self.mail_from = parseaddr(settings.mail_from)[1]
         self.me = uuid.uuid4().hex[:12]  # this process's name on its claims
-        self.woken = asyncio.Event()
-        self.task: asyncio.Task | None = None
-        self.stopping = False
         self.retry_seconds = RETRY_SECONDS
         self.sent = 0  # by this process (tests, health)
         self.reminder_seconds = reminders.SCAN_SECONDS
@@ -96,9 +93,6 @@ class Outbox:
         self.site: routing.Site | None = None
         self.site_at = -1e9  # the loop's time the channels were last read
         self.transport = None  # tests: an httpx transport for the adapters
-
-    def wake(self) -> None:
-        self.woken.set()
 
     def reload(self) -> None:
         """The channels changed (an admin's save): read them again on the next round, now."""
@@ -112,35 +106,6 @@ class Outbox:
                 self.site = await routing.load(s, self.settings)
             self.site_at = loop.time()
         return self.site
-
-    async def start(self) -> None:
-        """The worker of this process; it sends once any channel is on."""
-        self.task = asyncio.create_task(self.run(), name="signage-notify-outbox")
-
-    async def stop(self) -> None:
-        if self.task is None:
-            return
-        self.stopping = True
-        self.woken.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), 10)
-        except TimeoutError:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        self.task = None
-
-    async def run(self) -> None:
-        while not self.stopping:
-            self.woken.clear()
-            try:
-                more = await self.round()
-            except Exception:  # the database is away: try again on the next round
-                log.warning("notifications: a round failed", exc_info=True)
-                more = False
-            if not more and not self.stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.woken.wait(), POLL_SECONDS)
 
     async def claim(self, on: list[str] | None = None) -> list[Message]:
         """Take the due messages of the channels `on` (default: email) for this process."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -41,12 +40,13 @@ import uuid
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy import event as orm_event
+from sqlalchemy import func, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
 from signage import outbound
 from signage.db import Database, utcnow
+from signage.periodic import Worker, leased
 from signage.webhooks.models import Delivery, Endpoint
 
 log = logging.getLogger("signage.webhooks")
@@ -152,56 +152,28 @@ def retry_after(response: httpx.Response | None) -> float | None:
 
 
 def due(now: dt.datetime):
-    return and_(
-        Delivery.state.in_(("queued", "sending")),
-        Delivery.next_at <= now,
-        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-    )
+    return leased(Delivery, now)
 
 
-class Sender:
+class Sender(Worker):
+    name, poll = "webhooks", POLL_SECONDS
+
     def __init__(self, db: Database, settings):
+        super().__init__()
         self.db, self.settings = db, settings
         self.me = uuid.uuid4().hex[:12]
-        self.woken = asyncio.Event()
-        self.task: asyncio.Task | None = None
         self.http: httpx.AsyncClient | None = None
-        self.stopping = False
         self.schedule = SCHEDULE  # tests shorten it
         self.sent = 0  # by this process
 
-    def wake(self) -> None:
-        self.woken.set()
-
     async def start(self) -> None:
         self.http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
-        self.task = asyncio.create_task(self.run(), name="signage-webhooks")
+        await super().start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.stopping = True
-            self.woken.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(self.task), 10)
-            except TimeoutError:
-                self.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self.task
-            self.task = None
+        await super().stop()
         if self.http is not None:
             await self.http.aclose()
-
-    async def run(self) -> None:
-        while not self.stopping:
-            self.woken.clear()
-            try:
-                more = await self.round()
-            except Exception:  # the database is away: try again on the next round
-                log.warning("webhooks: a round failed", exc_info=True)
-                more = False
-            if not more and not self.stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.woken.wait(), POLL_SECONDS)
 
     async def claim(self) -> list[tuple[Endpoint, list[Delivery]]]:
         """Per enabled subscription, the run of due deliveries from its oldest unsent one."""
