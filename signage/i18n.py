@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import io
+import re
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import dates, negotiate_locale
+from babel import Locale, dates, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -79,11 +81,34 @@ def local_time(value: dt.datetime) -> dt.datetime:
     return value.astimezone(ZoneInfo(site_timezone.get()))
 
 
+NAMED = ("short", "medium", "long", "full")
+
+
+def clock_24h(pattern: str) -> str:
+    """A time pattern on the 24-hour clock: `h:mm:ss a` → `HH:mm:ss`."""
+    return re.sub(r"\s*\ba\b", "", re.sub(r"h+", "HH", pattern)).strip()
+
+
+@functools.lru_cache(maxsize=64)
+def datetime_pattern(format: str, locale: str) -> str:
+    """The locale's date-and-time pattern of a named format, its time on the 24-hour clock:
+    one clock in every language (en `Nov 25, 2026, 16:30:00`, zh_CN `2026年11月25日 16:30:00`)."""
+    loc = Locale.parse(locale)
+    time = clock_24h(loc.time_formats[format].pattern)
+    if format in ("long", "full"):  # their times name the zone ("16:30:00 CST"): the site's zone is known
+        time = clock_24h(loc.time_formats["medium"].pattern)
+    joined = str(loc.datetime_formats[format])
+    return joined.replace("{1}", loc.date_formats[format].pattern).replace("{0}", time)
+
+
 def format_datetime(value: dt.datetime | None, format: str = "medium") -> str:
-    """`2026-11-25 08:00 UTC` → `2026年11月25日 16:00:00` (zh_CN, Asia/Shanghai)."""
+    """`2026-11-25 08:00 UTC` → `2026年11月25日 16:00:00` (zh_CN, Asia/Shanghai); a named
+    format ("short", "medium" …) on the 24-hour clock in every language."""
     if value is None:
         return ""
-    return dates.format_datetime(local_time(value), format=format, locale=current_locale.get())
+    locale = current_locale.get()
+    pattern = datetime_pattern(format, locale) if format in NAMED else format
+    return dates.format_datetime(local_time(value), format=pattern, locale=locale)
 
 
 def format_size(n: int | None) -> str:

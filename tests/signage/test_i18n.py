@@ -95,9 +95,12 @@ def test_times_are_shown_in_the_site_time_zone():
     tz = i18n.site_timezone.set("Asia/Shanghai")
     loc = i18n.current_locale.set("en")
     try:
-        assert "4:30:00\u202fPM" in i18n.format_datetime(moment) or "4:30:00 PM" in i18n.format_datetime(moment)
+        assert i18n.format_datetime(moment) == "Nov 25, 2026, 16:30:00"  # one clock in every language (issue 22)
+        assert i18n.format_datetime(moment, "short") == "11/25/26, 16:30"
+        assert "PM" not in i18n.format_datetime(moment, "full") and "16:30" in i18n.format_datetime(moment, "full")
         i18n.current_locale.set("zh_CN")
         assert "16:30:00" in i18n.format_datetime(moment) and "2026年11月25日" in i18n.format_datetime(moment)
+        assert i18n.format_datetime(moment, "short") == "2026/11/25 16:30"
     finally:
         i18n.site_timezone.reset(tz)
         i18n.current_locale.reset(loc)
@@ -108,4 +111,4 @@ def test_audit_page_shows_local_time(make_client):
     login(c, "admin")
     shown = [row["Time"] for row in table_rows(c.get("/admin/audit").text)]
     stored = rows(c, select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))
-    assert shown == [e.at.astimezone(ZoneInfo("America/New_York")).strftime("%b %-d, %Y, %-I:%M:%S %p") for e in stored]
+    assert shown == [e.at.astimezone(ZoneInfo("America/New_York")).strftime("%b %-d, %Y, %H:%M:%S")  # the 24-hour clock in every language for e in stored]
