@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from signage.errors import Invalid
 from signage.i18n import gettext as _
+from signage.i18n import lazy
 from signage.templating import render_string
 
 DataLoader = Callable[[BaseModel, Any], Awaitable[dict]]
@@ -82,11 +83,37 @@ async def render(widget_type: str, options: dict, db: Any) -> str:
     return render_string(widget.template, ctx)
 
 
+CHOICE_LABELS = {  # what an option's value is called in the editor (English; translated where shown)
+    "digital": lazy("Digital"),
+    "analog": lazy("Analog"),
+    "long": lazy("Long (Wednesday, 25 November 2026)"),
+    "medium": lazy("Medium (25 Nov 2026)"),
+    "short": lazy("Short (25/11/26)"),
+    "iso": lazy("ISO (2026-11-25)"),
+    "auto": lazy("The screen's language"),
+    "zh_CN": lazy("Chinese"),
+    "zh_cn": lazy("Chinese"),
+    "en": lazy("English"),
+    "contain": lazy("Fit inside"),
+    "cover": lazy("Fill (crop)"),
+    "left": lazy("Left"),
+    "center": lazy("Centre"),
+    "right": lazy("Right"),
+    "metric": lazy("Metric (°C, m/s)"),
+    "imperial": lazy("Imperial (°F, mph)"),
+    "L": lazy("Low (7%)"),
+    "M": lazy("Medium (15%)"),
+    "Q": lazy("Quartile (25%)"),
+    "H": lazy("High (30%)"),
+}
+
+
 def form_fields(widget_type: str, options: dict) -> list[dict]:
     """The fields of a type's option form, read from its schema.
 
     Each: {"name", "label", "kind": text|textarea|color|number|checkbox|select|media, "value", "choices",
-    "media_kind"}; a media field names the kind of item it takes (image or video).
+    "labels", "media_kind"}; a media field names the kind of item it takes (image or video); a
+    select's `labels` name its choices in the reader's language.
     """
     widget = get(widget_type)
     fields = []
@@ -109,6 +136,7 @@ def form_fields(widget_type: str, options: dict) -> list[dict]:
                 "kind": kind,
                 "value": options.get(name, info.default),
                 "choices": choices,
+                "labels": {c: _(CHOICE_LABELS[c]) if c in CHOICE_LABELS else str(c) for c in choices},
                 "media_kind": extra.get("media_kind", ""),
             }
         )

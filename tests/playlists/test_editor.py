@@ -170,3 +170,20 @@ def test_every_api_operation_is_described_and_routed(client):
         for model in (body, answer):
             if model is not None:
                 assert TypeAdapter(model).json_schema()
+
+
+def test_a_widgets_choices_are_named_in_the_readers_language(client):
+    """Issue 22 point 9: the option form shows a clock's style and date format by name, in
+    Chinese on a Chinese page; the values sent stay the schema's."""
+    from widgets.base import form_fields
+    from signage import i18n
+
+    token = i18n.current_locale.set("zh_CN")
+    try:
+        fields = {f["name"]: f for f in form_fields("clock", {})}
+    finally:
+        i18n.current_locale.reset(token)
+    assert fields["style"]["choices"] == ["digital", "analog"]
+    assert fields["style"]["labels"] == {"digital": "数字", "analog": "指针"}
+    assert fields["date_format"]["labels"]["iso"] == "ISO（2026-11-25）"
+    assert all(label != value for value, label in fields["language"]["labels"].items())
