@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from signage import i18n, openapi, topics
+from signage.i18n import lazy
 from signage.api import DAY, EMPTY, PAGING, Keyset, param, refuse_unknown
 from signage.auth import route
 from signage.errors import Invalid
@@ -29,6 +30,94 @@ from signage.templating import render
 
 PAGE_SIZE = 100
 
+
+
+ACTION_LABELS = {  # what each action is called on the audit page (English; translated where shown)
+    "auth.login": lazy("Sign-in"),
+    "auth.logout": lazy("Sign-out"),
+    "auth.session_end": lazy("Session ended"),
+    "auth.sign_out_everywhere": lazy("Signed out everywhere"),
+    "booking.approve": lazy("Booking approved"),
+    "booking.call_in": lazy("Call-in to a meeting"),
+    "booking.cancel": lazy("Booking cancelled"),
+    "booking.charge_override": lazy("Booking price changed"),
+    "booking.check_in": lazy("Checked in"),
+    "booking.create": lazy("Booking made"),
+    "booking.end": lazy("Meeting ended early"),
+    "booking.extend": lazy("Meeting extended"),
+    "booking.no_show": lazy("Released as no-show"),
+    "booking.reassign": lazy("Booking given to another organizer"),
+    "booking.reject": lazy("Booking rejected"),
+    "booking.update": lazy("Booking changed"),
+    "booking.walk_up": lazy("Walk-up booking"),
+    "calendar_feed.rotate": lazy("Calendar link renewed"),
+    "clock.shift": lazy("Test clock moved"),
+    "department.create": lazy("Department added"),
+    "department.update": lazy("Department changed"),
+    "directory.source": lazy("Directory source saved"),
+    "directory.sync": lazy("Directory synced"),
+    "door.open": lazy("Door opened"),
+    "door.refused": lazy("Door refused"),
+    "door.terminal": lazy("Door terminal"),
+    "emergency.clear": lazy("Emergency message ended"),
+    "emergency.start": lazy("Emergency message started"),
+    "floorplan.upload": lazy("Floor plan uploaded"),
+    "import.create": lazy("Import source added"),
+    "import.delete": lazy("Import source removed"),
+    "layout.create": lazy("Layout made"),
+    "layout.duplicate": lazy("Layout copied"),
+    "layout.edit": lazy("Layout edited"),
+    "layout.publish": lazy("Layout published"),
+    "layout.rollback": lazy("Layout rolled back"),
+    "media.delete": lazy("Media deleted"),
+    "media.rename": lazy("Media renamed"),
+    "media.upload": lazy("Media uploaded"),
+    "notification.retry": lazy("Notification sent again"),
+    "notification_channel.test": lazy("Channel tested"),
+    "notification_channel.update": lazy("Channel changed"),
+    "notification_template.reset": lazy("Notice text reset"),
+    "notification_template.update": lazy("Notice text changed"),
+    "person.update": lazy("Person changed"),
+    "playlist.create": lazy("Playlist made"),
+    "playlist.publish": lazy("Playlist published"),
+    "playlist.save": lazy("Playlist saved"),
+    "rate_card.delete": lazy("Rate card removed"),
+    "rate_card.update": lazy("Rate card changed"),
+    "room.cleaning_rule": lazy("Cleaning rule changed"),
+    "room.create": lazy("Room added"),
+    "room.delete": lazy("Room deleted"),
+    "room.door_rules": lazy("Door rules changed"),
+    "room.place": lazy("Room placed on the floor plan"),
+    "room.save": lazy("Room saved"),
+    "room.service_call": lazy("Service called"),
+    "room.service_state": lazy("Room service state"),
+    "room.update": lazy("Room changed"),
+    "schedule.create": lazy("Schedule added"),
+    "schedule.delete": lazy("Schedule removed"),
+    "schedule.save": lazy("Schedule saved"),
+    "screen.claim": lazy("Screen added"),
+    "screen.edit": lazy("Screen changed"),
+    "screen.unpair": lazy("Screen unpaired"),
+    "screen_group.create": lazy("Screen group added"),
+    "screen_group.delete": lazy("Screen group removed"),
+    "sensor.report": lazy("Sensor report"),
+    "sensor.token": lazy("Sensor token issued"),
+    "series.ghost_notify": lazy("Organizer told of unused meetings"),
+    "terminal.token": lazy("Terminal token issued"),
+    "token.create": lazy("API token issued"),
+    "token.revoke": lazy("API token revoked"),
+    "user.contacts": lazy("Contacts changed"),
+    "user.create": lazy("User added"),
+    "user.notifications": lazy("Notification choices changed"),
+    "user.password": lazy("Password changed"),
+    "user.update": lazy("User changed"),
+    "webhook.create": lazy("Webhook added"),
+    "webhook.delete": lazy("Webhook removed"),
+    "webhook.rotate": lazy("Webhook secret renewed"),
+    "webhook.send_again": lazy("Webhook sent again"),
+    "webhook.test": lazy("Webhook tested"),
+    "webhook.update": lazy("Webhook changed"),
+}
 
 def entry(
     request: Request,
@@ -110,7 +199,7 @@ async def audit_page(request: Request) -> Response:
     async with request.app.state.db.session() as s:
         entries = (await s.scalars(query.order_by(*NEWEST_FIRST).limit(PAGE_SIZE))).all()
         actions = (await s.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))).all()
-    ctx = {"entries": entries, "filters": f, "actions": actions, "query": request.url.query}
+    ctx = {"entries": entries, "filters": f, "actions": actions, "query": request.url.query, "action_labels": ACTION_LABELS}
     if is_htmx(request):
         return render(request, "audit.html", ctx, block="results")
     return render(request, "audit.html", ctx)

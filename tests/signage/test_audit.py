@@ -46,14 +46,14 @@ def test_admin_filters_by_user_action_result_role_and_date(client):
     editor, admin = make_history(client)
     got = results(client, user=editor)
     assert {row["User"] for row in got} == {editor}
-    assert {"auth.login", "layout.create", "screen.claim"} <= {row["Action"] for row in got}
+    assert {"Sign-in", "Layout made", "Screen added"} <= {row["Action"] for row in got}  # actions by name (issue 22)
     got = results(client, result="failure")
-    assert "screen.claim" in {row["Action"] for row in got} and "layout.create" not in {row["Action"] for row in got}
+    assert "Screen added" in {row["Action"] for row in got} and "Layout made" not in {row["Action"] for row in got}
     assert {row["Result"] for row in got} == {"Failure"}
     got = results(client, role="admin")
     assert got and {row["User"] for row in got} == {admin} and {row["Role"] for row in got} == {"IT admin"}
     got = results(client, action="layout")
-    assert got and {row["Action"] for row in got} == {"layout.create"}
+    assert got and {row["Action"] for row in got} == {"Layout made"}
 
 
 def test_the_date_filter_takes_days_of_the_site(client):
@@ -67,7 +67,7 @@ def test_the_date_filter_takes_days_of_the_site(client):
 
     in_app(client, move)
     got = results(client, **{"from": "2026-03-11", "to": "2026-03-11", "user": editor})
-    assert {"auth.login", "layout.create", "screen.claim"} <= {row["Action"] for row in got}
+    assert {"Sign-in", "Layout made", "Screen added"} <= {row["Action"] for row in got}  # actions by name (issue 22)
     assert {row["Time"][:6] for row in got} == {"Mar 11"}, got[0]["Time"]
     assert results(client, **{"from": "2026-03-10", "to": "2026-03-10"}) == []
     assert results(client, **{"from": "2026-03-12"}) == []
@@ -82,7 +82,7 @@ def test_htmx_filter_answers_only_the_results_fragment(client):
     r = client.get("/admin/audit", params={"result": "failure"}, headers={"HX-Request": "true"})
     assert r.status_code == 200
     assert "<html" not in r.text and "<table" in r.text
-    assert "screen.claim" in {row["Action"] for row in table_rows(r.text)}
+    assert "Screen added" in {row["Action"] for row in table_rows(r.text)}
 
 
 def test_csv_export_follows_the_filters(client):
@@ -174,3 +174,12 @@ def test_refused_api_changes_are_logged_even_without_a_handler_entry(client):
     assert client.post("/api/v1/layouts/1/publish", headers=member).status_code == 403
     [refused] = rows(client, select(AuditEntry).where(AuditEntry.role == "member", AuditEntry.result == "failure"))
     assert refused.action == "POST /api/v1/layouts/{id}/publish" and refused.result == "failure"
+
+
+def test_actions_are_named_in_the_readers_language(client):
+    """Issue 22 point 9: the Action column and filter name actions, in Chinese on a Chinese page."""
+    make_history(client)
+    client.cookies.set("lang", "zh_CN")
+    page = client.get("/admin/audit").text
+    assert "创建布局" in page and "添加终端" in page and '<option value="layout.create"' in page
+    assert ">layout.create<" not in page
