@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from signage import i18n, openapi, topics
-from signage.i18n import lazy
 from signage.api import DAY, EMPTY, PAGING, Keyset, param, refuse_unknown
 from signage.auth import route
 from signage.errors import Invalid
 from signage.i18n import gettext as _
+from signage.i18n import lazy
 from signage.models import AuditEntry, User
 from signage.responses import JSONResponse, is_htmx
 from signage.templating import render

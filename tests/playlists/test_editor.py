@@ -175,8 +175,8 @@ def test_every_api_operation_is_described_and_routed(client):
 def test_a_widgets_choices_are_named_in_the_readers_language(client):
     """Issue 22 point 9: the option form shows a clock's style and date format by name, in
     Chinese on a Chinese page; the values sent stay the schema's."""
-    from widgets.base import form_fields
     from signage import i18n
+    from widgets.base import form_fields
 
     token = i18n.current_locale.set("zh_CN")
     try:
