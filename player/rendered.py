@@ -7,6 +7,8 @@ is kept under its (layout id, version) for at most `CACHE_SECONDS` (widget data 
 it is never older), and never past the moment one of its playlist items starts or stops
 being valid (`change_at`); it says how long it stays right (`seconds_left`), which the
 `layout` frame carries as `next_check` (the player then looks again at that moment).
+A rendering is shared by every screen, so it is made in the site's language
+(SIGNAGE_DEFAULT_LOCALE), never in that of whoever's request made it first.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import select
 
 from playlists import playing
 from playlists.models import LayoutVersion
+from signage import i18n
 from signage.batching import TimedCache
 
 CACHE_SECONDS = 30
@@ -57,8 +60,8 @@ class Gone(Exception):
 class Renderings:
     """The renderings of one app (`renderings(app)`), shared by every screen of the process."""
 
-    def __init__(self, db, seconds: float = CACHE_SECONDS, size: int = SIZE):
-        self.db = db
+    def __init__(self, db, seconds: float = CACHE_SECONDS, size: int = SIZE, locale: str = "zh_CN"):
+        self.db, self.locale = db, locale
         self.cache = TimedCache(seconds, size, until=lambda r: r.change_at)
 
     def ready(self, layout_id, version) -> Rendering | None:
@@ -93,7 +96,11 @@ class Renderings:
 
     async def _render(self, row: LayoutVersion) -> Rendering:
         started = time.monotonic()  # `change` is counted from when rendering began
-        content, change = await playing.render_content(self.db, row.content)
+        token = i18n.current_locale.set(self.locale)  # shared by every screen: the site's language
+        try:
+            content, change = await playing.render_content(self.db, row.content)
+        finally:
+            i18n.current_locale.reset(token)
         change_at = None if change is None else started + change
         return Rendering(row.layout_id, row.version, content, change_at)
 
@@ -102,5 +109,5 @@ def renderings(app) -> Renderings:
     """The app's renderings (made on first use)."""
     found = getattr(app.state, "player_renderings", None)
     if found is None:
-        found = app.state.player_renderings = Renderings(app.state.db)
+        found = app.state.player_renderings = Renderings(app.state.db, locale=app.state.settings.default_locale)
     return found

@@ -4,7 +4,8 @@
   `GET /widgets/live?...` (a signed-in preview): Server-Sent Events, `event: html`
   with `{"html", "state"}`, the widget's live part, sent at once, whenever the
   room (or, for a meeting list or a waiting room, any booking; a desk's call-in) changes,
-  and every REFRESH_SECONDS.
+  and every REFRESH_SECONDS. A screen's stream is in the site's language
+  (SIGNAGE_DEFAULT_LOCALE), like its layout (player/rendered.py); a preview in the reader's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from booking_api.doors import checkin
 from signage import clock
 from signage.auth import SCREEN, SIGNED_IN, route
 from signage.errors import Invalid
+from signage.i18n import current_locale
 from signage.i18n import gettext as _
 from signage.live import sse
 from widgets import meeting_list, room_status, waiting_room
@@ -67,6 +69,8 @@ async def live(request: Request) -> Response:
     if "text/event-stream" not in request.headers.get("accept", ""):
         raise Invalid(_("This is an event stream; open it with EventSource."))
     kind, options = live_options(request.query_params)
+    if request.state.user is None:  # a screen speaks the site's language, whatever its browser says
+        current_locale.set(request.app.state.settings.default_locale)
     if kind == "room_status" and options.room_id:
         channels: tuple[str, ...] = (f"room:{options.room_id}", "clock")
     else:

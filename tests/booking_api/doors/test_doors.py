@@ -4,9 +4,10 @@ end and extend, walk-up, and every refusal leaving nothing changed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
-from bookings_helpers import at
+from bookings_helpers import at, make_room
 from doors_helpers import door_screen, go_to, meeting, setup_room, status, wait_for
 from fixtures import add_user, api_token, in_app, login, rows, run_sync
 from sqlalchemy import select
@@ -387,3 +388,21 @@ def test_the_demo_has_a_rentable_room_with_its_price(make_settings, client):
     body = {"room_id": emei.id, "title": "Training", "start": at(19).isoformat(), "end": at(20, 30).isoformat()}
     q = client.post("/api/v1/bookings/quote", json=body, headers=member).json()
     assert (q["total"], [line["label"] for line in q["lines"]]) == (16000, ["Off-peak 非高峰"])  # 2 hours, rounded up
+
+
+def test_a_screen_speaks_the_sites_language_whoever_published(make_client):
+    """Issue 22 point 3: a layout is rendered once for every screen, so it is rendered in the
+    site's language (SIGNAGE_DEFAULT_LOCALE), not in that of whoever asked first; a screen's
+    live stream too, whatever its browser's language."""
+    client = make_client(default_locale="zh_CN")
+    admin = {**api_token(client, "admin"), "Accept-Language": "en"}
+    room = make_room(client, admin, name="Lotus")
+    screen = door_screen(client, admin, room["id"])
+    state = client.get("/player/api/state", headers={**screen["headers"], "Accept-Language": "en"}).json()
+    html = " ".join(str(region.get("html", "")) for region in state["layout"]["regions"])
+    assert "会议" in html and ">Meetings<" not in html
+    assert 'data-locale="zh-CN"' in html  # the clock's date too
+    with client.stream("GET", f"/player/api/live?widget=room_status&room_id={room['id']}",
+                       headers={**screen["headers"], "Accept": "text/event-stream", "Accept-Language": "en"}) as r:  # fmt: skip
+        first = next(line for line in r.iter_lines() if line.startswith("data:"))
+    assert "空闲" in json.loads(first[5:])["html"]
