@@ -58,8 +58,9 @@ async def book_page(request: Request, error: AppError | None = None, status_code
     now, tz = clock.now(), tz_of(request)
     async with request.app.state.db.reads() as s:
         rooms = (await s.scalars(select(Room).order_by(Room.building, Room.floor, Room.name))).all()
-        states = {r.id: (await load_status(s, r, now, request.app.state.settings))["state"] for r in rooms}
-    start = (now + dt.timedelta(minutes=15 - now.minute % 15)).astimezone(tz)
+        found = {r.id: await load_status(s, r, now, request.app.state.settings) for r in rooms}
+    states = {room_id: availability(status, tz) for room_id, status in found.items()}
+    start = first_slot(rooms, now, tz)
     ctx = {
         "rooms": rooms,
         "states": states,
@@ -68,6 +69,35 @@ async def book_page(request: Request, error: AppError | None = None, status_code
         "form": form or {"start": start.strftime("%Y-%m-%dT%H:%M"), "minutes": "60", "room_id": ""},
     }
     return page(request, "book", ctx, status_code)
+
+
+def availability(status: dict, tz) -> tuple[str, str]:
+    """(state, words) of a room now: "in use until 10:30", "free until 14:00", "free all day",
+    "out of service"."""
+    if status["condition"] == "out_of_service":
+        return "out_of_service", _("Out of service")
+    current, following = status["current"], status["next"]
+    if current is not None:
+        return "in_progress", _("In use until %(time)s", time=current["end_at"].astimezone(tz).strftime("%H:%M"))
+    if following is not None and following["start_at"].astimezone(tz).date() == status["today_at"]:
+        return "free", _("Free until %(time)s", time=following["start_at"].astimezone(tz).strftime("%H:%M"))
+    return "free", _("Free all day")
+
+
+def first_slot(rooms, now: dt.datetime, tz) -> dt.datetime:
+    """The form's start: the next quarter hour, inside the hours some room is open (else the
+    next opening)."""
+    start = (now + dt.timedelta(minutes=15 - now.minute % 15)).astimezone(tz).replace(second=0, microsecond=0)
+    if not rooms:
+        return start
+    opens, closes = min(r.opens_at for r in rooms), max(r.closes_at for r in rooms)
+    minute = start.hour * 60 + start.minute
+    if minute < opens:
+        return start.replace(hour=opens // 60, minute=opens % 60)
+    if minute >= closes:
+        tomorrow = start + dt.timedelta(days=1)
+        return tomorrow.replace(hour=opens // 60, minute=opens % 60)
+    return start
 
 
 async def book(request: Request) -> Response:

@@ -150,3 +150,22 @@ def test_no_show_is_told_to_the_organizer(client):
     wait_for(lambda: rows(client, select(Booking))[0].status == "no_show")
     page = client.get("/m/bookings")
     assert "Released: nobody checked in to “Standup”" in page.text, email
+
+
+def test_the_phone_booking_page_says_until_when_each_room_is_free(make_client):
+    """Issue 22 points 2 and 6: each room reads "free until 14:00", "in use until 11:00" or
+    "free all day", never "booked" for a meeting hours away; the start is inside opening hours."""
+    client = make_client(test_clock=True)
+    hours = {"opens_at": "07:00", "closes_at": "22:00"}
+    admin, busy = setup_room(client, name="Busy", **hours)
+    later = make_room(client, admin, name="Later", **hours)
+    make_room(client, admin, name="Empty", **hours)
+    meeting(client, admin, busy["id"], hour=10, minutes=60)
+    meeting(client, admin, later["id"], hour=14, minutes=60)
+    go_to(client, at(10, 5))  # within the check-in grace: not yet released as a no-show
+    login(client, "member")
+    page = client.get("/m/book").text
+    assert "In use until 11:00" in page and "Free until 14:00" in page and "Free all day" in page
+    assert ">Booked<" not in page
+    go_to(client, at(5, 10))  # before the rooms open: the form starts at their opening
+    assert 'value="' + at(7).strftime("%Y-%m-%dT%H:%M") + '"' in client.get("/m/book").text
