@@ -143,6 +143,14 @@ def test_door_screen_live_check_in_walk_up_and_no_show(make_server, browser):
         door.locator("[data-action='walkup']").tap()
         shows(door, "in_progress", BLUE)
         assert "Walk-up meeting" in door.locator(".w-rs-current").inner_text()
+        # Ending asks first (issue 22 point 2): one tap only shows the question
+        door.locator("[data-action='end-ask']").tap()
+        assert door.locator("[data-action='end']").is_visible()
+        assert door.locator(".w-rs-state").get_attribute("data-state") == "in_progress"
+        door.locator("[data-action='end']").tap()
+        door.locator(".w-rs-msg", has_text="Done").wait_for()
+        site.go_to(at(10, 18, 2))  # a meeting lasts at least a minute
+        door.locator(".w-room-status[data-state='ended']").wait_for()  # the day's meetings are over
 
         # Check-in by QR on a phone: sign in, confirm; the door screen sees it.
         site.go_to(at(9, 55, 3))

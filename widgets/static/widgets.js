@@ -123,8 +123,8 @@
 
   async function act(el, btn) {
     const action = btn.dataset.action;
-    if (action === "walkup-ask") {
-      const confirm = el.querySelector(".w-rs-confirm");
+    if (action === "walkup-ask" || action === "end-ask") {  // a second tap confirms
+      const confirm = el.querySelector(`.w-rs-confirm[data-confirms="${action.slice(0, -4)}"]`);
       if (confirm) { confirm.hidden = false; btn.hidden = true; }
       return;
     }
