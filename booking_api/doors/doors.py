@@ -191,6 +191,7 @@ class RoomStatusOut(BaseModel):
     service: ServiceOut | None = Field(description="the room's latest service call not done yet")
     condition: str = Field(description="clean, needs_cleaning, being_cleaned or out_of_service (booking_api/desk)")
     out_of_service_reason: str = Field(description="why it is out of service (when it is)")
+    closed: bool = Field(False, description="outside the room's opening hours now (no walk-up booking)")
 
 
 openapi.add(

@@ -124,10 +124,17 @@ def meeting(b: Booking | None, organizers: dict, checkins: dict, now: dt.datetim
     }
 
 
+def closed_now(room: Room, now: dt.datetime, tz: ZoneInfo) -> bool:
+    """Outside the room's opening hours (in the site's zone)."""
+    local = now.astimezone(tz)
+    minute = local.hour * 60 + local.minute
+    return not room.opens_at <= minute < room.closes_at
+
+
 def walkup_limit(room: Room, upcoming: Booking | None, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
     """Until when a walk-up booking starting now may last: None when under 5 minutes, or
     when the room's bookings need approval (nobody approves at the door)."""
-    if room.needs_approval:
+    if room.needs_approval or closed_now(room, now, tz):
         return None
     limit = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=WALKUP_DEFAULT_MINUTES)
     if upcoming is not None:
@@ -196,6 +203,7 @@ async def load_status(s, room: Room, now: dt.datetime, settings) -> dict:
         "service": service,
         "condition": condition,
         "out_of_service_reason": room.out_of_service_reason if room.out_of_service_since is not None else "",
+        "closed": current is None and closed_now(room, now, tz),
     }
 
 

@@ -406,3 +406,15 @@ def test_a_screen_speaks_the_sites_language_whoever_published(make_client):
                        headers={**screen["headers"], "Accept": "text/event-stream", "Accept-Language": "en"}) as r:  # fmt: skip
         first = next(line for line in r.iter_lines() if line.startswith("data:"))
     assert "空闲" in json.loads(first[5:])["html"]
+
+
+def test_a_closed_room_offers_no_walk_up(client):
+    """Issue 22 point 2: before its opening hours a room says it is closed and offers no
+    "Book now" (which would only be refused)."""
+    admin, room = setup_room(client, name="Early", opens_at="07:00", closes_at="22:00")
+    go_to(client, at(5, 0))
+    got = status(client, admin, room["id"])
+    assert got["closed"] is True and got["walkup_until"] is None
+    go_to(client, at(9, 0))
+    got = status(client, admin, room["id"])
+    assert got["closed"] is False and got["walkup_until"] is not None
