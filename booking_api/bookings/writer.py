@@ -49,6 +49,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from booking_api.bookings import rules
 from booking_api.models import booking_json
+from signage.db import utcnow
 from signage.errors import AppError, Invalid, NotFound
 from signage.eventlog.log import LOCK
 from signage.i18n import gettext as _
@@ -127,10 +128,6 @@ def check_replay(w: Wanted, found) -> Replay | None:
     if fingerprint != w.fingerprint:
         raise Invalid(_("This Idempotency-Key was used for a different request."), {"header": "Idempotency-Key"})
     return Replay(status, response.encode() if isinstance(response, str) else json.dumps(response).encode())
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Writer:
