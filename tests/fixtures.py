@@ -541,6 +541,12 @@ SHUTDOWN_WITH_STREAMS = re.compile(r"timeout graceful shutdown exceeded")
 # (SQLAlchemy's connectors/asyncio.py, seen in tests that open and close /widgets/live). The
 # connection is closed all the same; no request of the app fails.
 SHIELDED_CLOSE_COLLECTED = re.compile(r"Task was destroyed but it is pending!\ntask: <Task pending [^>]*_terminate_graceful_close")
+# A PostgreSQL connection of an app of an earlier test in this process, cut when that test's
+# database was dropped (WITH (FORCE)) after its app had stopped: asyncpg sets the lost
+# connection's waiter to ConnectionError and asyncio reports the future when it is collected,
+# during whichever test runs then (seen twice in 1,046 tests, in tests that do not cause it).
+# No request of any app fails; where such connections come from is still to be found.
+LOST_AFTER_DROP = re.compile(r"Future exception was never retrieved\nfuture: <Future finished exception=ConnectionError\('unexpected connection_lost\(\) call'\)>")
 
 
 def errors_in_log(text: str) -> list[str]:
@@ -571,7 +577,7 @@ def server_errors(request):
     finally:
         logging.getLogger().removeHandler(handler)
     expected = [re.compile(p) for m in request.node.iter_markers("expect_errors") for p in m.args]
-    expected += [SHUTDOWN_WITH_STREAMS, SHIELDED_CLOSE_COLLECTED]
+    expected += [SHUTDOWN_WITH_STREAMS, SHIELDED_CLOSE_COLLECTED, LOST_AFTER_DROP]
     unexpected = [e for e in handler.texts + found if not any(p.search(e) for p in expected)]
     if unexpected:
         shown = "\n\n".join(e if len(e) < 3000 else e[:1500] + "\n...\n" + e[-1500:] for e in unexpected)

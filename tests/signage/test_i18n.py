@@ -111,4 +111,4 @@ def test_audit_page_shows_local_time(make_client):
     login(c, "admin")
     shown = [row["Time"] for row in table_rows(c.get("/admin/audit").text)]
     stored = rows(c, select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))
-    assert shown == [e.at.astimezone(ZoneInfo("America/New_York")).strftime("%b %-d, %Y, %H:%M:%S")  # the 24-hour clock in every language for e in stored]
+    assert shown == [e.at.astimezone(ZoneInfo("America/New_York")).strftime("%b %-d, %Y, %H:%M:%S") for e in stored]  # the 24-hour clock in every language
