@@ -16,6 +16,7 @@ A round that fails (the database away) is logged and tried next time.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import datetime as dt
@@ -26,7 +27,7 @@ from sqlalchemy import and_, or_
 log = logging.getLogger("signage.periodic")
 
 
-class Periodic:
+class Periodic(abc.ABC):
     name = "periodic"
     every = 60.0
     wait_first = False  # True: the first round comes after `every` seconds (or a wake), not at start
@@ -63,8 +64,9 @@ class Periodic:
                 await asyncio.wait_for(self.woken.wait(), self.every)
             self.woken.clear()
 
+    @abc.abstractmethod
     async def due(self) -> None:
-        raise NotImplementedError
+        """Start the work that is due now."""
 
 
 def leased(model, now: dt.datetime):
@@ -77,7 +79,7 @@ def leased(model, now: dt.datetime):
     )
 
 
-class Worker:
+class Worker(abc.ABC):
     name = "worker"
     poll = 1.0
     STOP_SECONDS = 10.0
@@ -118,6 +120,6 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.woken.wait(), self.poll)
 
+    @abc.abstractmethod
     async def round(self) -> bool:
         """One round of work; True when more may be due at once."""
-        raise NotImplementedError
