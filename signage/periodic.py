@@ -22,7 +22,7 @@ import contextlib
 import datetime as dt
 import logging
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, update
 
 log = logging.getLogger("signage.periodic")
 
@@ -67,6 +67,16 @@ class Periodic(abc.ABC):
     @abc.abstractmethod
     async def due(self) -> None:
         """Start the work that is due now."""
+
+    async def claim(self, key, next_column, next_at: dt.datetime | None, now: dt.datetime, minutes: int) -> bool:
+        """Take a scheduled run by moving its row's `next_column` from `next_at` (as read) to
+        `minutes` on, in one UPDATE: when two processes read the same `next_at`, one wins."""
+        same = next_column.is_(None) if next_at is None else next_column == next_at
+        async with self.app.state.db.begin() as s:
+            moved = await s.execute(
+                update(next_column.class_).where(key, same).values({next_column.key: now + dt.timedelta(minutes=minutes)})
+            )
+        return moved.rowcount == 1
 
 
 def leased(model, now: dt.datetime):

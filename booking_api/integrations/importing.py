@@ -219,12 +219,5 @@ class Imports(Periodic):
         for source_id, every, next_at in found:
             if next_at is not None and next_at > now:
                 continue
-            async with db.begin() as s:
-                claimed = await s.execute(
-                    update(ImportSource)
-                    .where(ImportSource.id == source_id, ImportSource.next_run_at.is_(next_at) if next_at is None
-                           else ImportSource.next_run_at == next_at)
-                    .values(next_run_at=now + dt.timedelta(minutes=every))
-                )  # fmt: skip
-            if claimed.rowcount == 1:
+            if await self.claim(ImportSource.id == source_id, ImportSource.next_run_at, next_at, now, every):
                 await run_import(self.app, source_id)

@@ -4,12 +4,11 @@ source's `next_run_at` on (one UPDATE, so two processes never take the same run)
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from signage import clock
 from signage.db import utcnow
@@ -80,12 +79,5 @@ class Schedule(Periodic):
         for name, every, next_at in found:
             if name not in SOURCES or (next_at is not None and next_at > now):
                 continue
-            async with db.begin() as s:
-                claimed = await s.execute(
-                    update(Source)
-                    .where(Source.name == name, Source.next_run_at.is_(None) if next_at is None
-                           else Source.next_run_at == next_at)
-                    .values(next_run_at=now + dt.timedelta(minutes=every))
-                )  # fmt: skip
-            if claimed.rowcount == 1:
+            if await self.claim(Source.name == name, Source.next_run_at, next_at, now, every):
                 await run_source(self.app, name, by="schedule")
